@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Install Velero into the lab cluster the way users install it:
+#   velero install --provider aws --plugins <local plugin image> --image <local velero image>
+#     --bucket velero --secret-file ... --use-volume-snapshots=false --use-node-agent
+#     --backup-location-config region=minio,s3ForcePathStyle="true",s3Url=http://10.88.0.1:9000 --wait
+# with MinIO running on the host. Called by `lab up` once the node is Ready.
+# Idempotent: if Velero is already installed with these images it only (re)starts MinIO
+# and waits for BSL `default` Available and node-agent Running.
+# Env: KUBECONFIG (default /var/lib/appsnap-lab/admin.kubeconfig), APPSNAP_CACHE,
+#      APPSNAP_MINIO_ADDR (default 10.88.0.1:9000), APPSNAP_KUBELET_ROOT_DIR (optional),
+#      VELERO_REINSTALL=1 (run `velero install` even if already installed).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+T0=$SECONDS
+export KUBECONFIG="${KUBECONFIG:-$KUBECONFIG_DEFAULT}"
+[ -s "$KUBECONFIG" ] || die "no kubeconfig at $KUBECONFIG (is the lab up?)"
+VELERO="$VELERO_BIN_DIR/velero"
+KUBECTL="${KUBECTL:-$(command -v kubectl || ls -1 "$APPSNAP_CACHE"/bin/k8s-v*/kubectl 2>/dev/null | tail -1)}"
+[ -x "$KUBECTL" ] || die "kubectl not found (set KUBECTL)"
+k() { "$KUBECTL" "$@"; }
+
+# 1. binaries and images (images must already be in containerd k8s.io: nothing is ever pulled)
+[ -x "$VELERO" ] || "$VELERO_LAB_DIR/build.sh" velero
+img_present() { ctr -n k8s.io images ls -q 2>/dev/null | grep -qxF "$1"; }
+for pair in "$VELERO_IMAGE:velero.sh" "$PLUGIN_IMAGE:velero-plugin-for-aws.sh"; do
+  img=${pair%:*}; script=${pair##*:}
+  if ! img_present "$img"; then
+    tar=$("$VELERO_LAB_DIR/../images/$script")
+    say "importing $tar into containerd k8s.io"
+    ctr -n k8s.io images import "$tar" >/dev/null
+    img_present "$img" || die "image $img not in containerd k8s.io after importing $tar"
+  fi
+done
+
+# 2. object store
+"$VELERO_LAB_DIR/minio.sh" start
+CREDS_DIR="$LAB_STATE/velero"; CREDS="$CREDS_DIR/credentials-velero"
+mkdir -p "$CREDS_DIR"; umask 077
+sed -e "s/@MINIO_USER@/$MINIO_USER/" -e "s/@MINIO_PASSWORD@/$MINIO_PASSWORD/" \
+  "$VELERO_LAB_DIR/credentials-velero.template" | grep -v '^#' >"$CREDS.tmp"
+mv "$CREDS.tmp" "$CREDS"; umask 022
+
+# 3. velero install (skipped when already installed with the same images)
+cur_img=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null || true)
+cur_plugins=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.initContainers[*].image}' 2>/dev/null || true)
+have_na=$(k -n "$VELERO_NS" get ds node-agent -o name 2>/dev/null || true)
+if [ "${VELERO_REINSTALL:-0}" != 1 ] && [ "$cur_img" = "$VELERO_IMAGE" ] && [ "$cur_plugins" = "$PLUGIN_IMAGE" ] && [ -n "$have_na" ]; then
+  say "velero already installed ($VELERO_IMAGE, $PLUGIN_IMAGE); skipping velero install"
+else
+  extra=()
+  [ -n "${APPSNAP_KUBELET_ROOT_DIR:-}" ] && extra+=(--kubelet-root-dir "$APPSNAP_KUBELET_ROOT_DIR")
+  say "velero install (image $VELERO_IMAGE, plugin $PLUGIN_IMAGE, s3Url http://$MINIO_ADDR)"
+  "$VELERO" install \
+    --provider aws \
+    --plugins "$PLUGIN_IMAGE" \
+    --image "$VELERO_IMAGE" \
+    --bucket "$VELERO_BUCKET" \
+    --secret-file "$CREDS" \
+    --use-volume-snapshots=false \
+    --use-node-agent \
+    --backup-location-config "region=$MINIO_REGION,s3ForcePathStyle=\"true\",s3Url=http://$MINIO_ADDR" \
+    "${extra[@]}" \
+    --wait
+fi
+
+# 4. wait for BSL default Available and node-agent Running
+deadline=$((SECONDS + ${VELERO_WAIT_SECONDS:-180}))
+while :; do
+  bsl=$(k -n "$VELERO_NS" get backupstoragelocation default -o jsonpath='{.status.phase}' 2>/dev/null || true)
+  want=$(k -n "$VELERO_NS" get ds node-agent -o jsonpath='{.status.desiredNumberScheduled}' 2>/dev/null || true)
+  ready=$(k -n "$VELERO_NS" get ds node-agent -o jsonpath='{.status.numberReady}' 2>/dev/null || true)
+  if [ "$bsl" = Available ] && [ -n "$want" ] && [ "$want" != 0 ] && [ "$ready" = "$want" ]; then break; fi
+  if [ $SECONDS -ge $deadline ]; then
+    k -n "$VELERO_NS" get pods -o wide >&2 || true
+    k -n "$VELERO_NS" get bsl default -o jsonpath='{.status.message}{"\n"}' >&2 || true
+    die "timed out: BSL default phase='$bsl', node-agent ready=$ready/$want"
+  fi
+  sleep 2
+done
+say "velero ready: BSL default Available, node-agent $ready/$want Running ($((SECONDS-T0))s)"
