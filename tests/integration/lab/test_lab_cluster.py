@@ -1,0 +1,225 @@
+"""Proof that the lab is a real cluster: pods run, exec works, volumes persist."""
+import pathlib
+import textwrap
+import time
+
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
+# images built by lab/images/*.sh and imported by `lab/lab up`
+BUSYBOX_IMAGE = "localhost/appsnap/busybox:1.35"
+POSTGRES_IMAGE = "localhost/appsnap/postgres:15"
+
+
+def apply(kubectl, namespace, manifest):
+    kubectl.run("apply", "-f", "-", input=textwrap.dedent(manifest), namespace=namespace)
+
+
+def wait_pod_ready(kubectl, namespace, pod, timeout=180):
+    kubectl.run("wait", "--for=condition=Ready", f"pod/{pod}", f"--timeout={timeout}s",
+                namespace=namespace, timeout=timeout + 30)
+
+
+def simple_pod(name, command, volumes="", mounts="", restart="Always"):
+    return f"""
+    apiVersion: v1
+    kind: Pod
+    metadata: {{name: {name}}}
+    spec:
+      restartPolicy: {restart}
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: {BUSYBOX_IMAGE}
+        imagePullPolicy: Never
+        command: ["sh", "-c", {command!r}]
+        {mounts}
+      {volumes}
+    """
+
+
+def test_node_ready(kubectl):
+    nodes = kubectl.json("get", "nodes")["items"]
+    assert len(nodes) == 1
+    conditions = {c["type"]: c["status"] for c in nodes[0]["status"]["conditions"]}
+    assert conditions["Ready"] == "True", conditions
+    assert nodes[0]["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.34.")
+
+
+def test_deployment_becomes_available(kubectl, namespace):
+    apply(kubectl, namespace, f"""
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {{name: web}}
+    spec:
+      replicas: 2
+      selector: {{matchLabels: {{app: web}}}}
+      template:
+        metadata: {{labels: {{app: web}}}}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: main
+            image: {BUSYBOX_IMAGE}
+            imagePullPolicy: IfNotPresent
+            command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    """)
+    kubectl.run("rollout", "status", "deployment/web", "--timeout=180s", namespace=namespace, timeout=210)
+    dep = kubectl.json("get", "deployment", "web", namespace=namespace)
+    assert dep["status"]["availableReplicas"] == 2
+
+
+def test_statefulset_with_volume_claim_template(kubectl, namespace):
+    apply(kubectl, namespace, f"""
+    apiVersion: apps/v1
+    kind: StatefulSet
+    metadata: {{name: db}}
+    spec:
+      replicas: 2
+      serviceName: db
+      selector: {{matchLabels: {{app: db}}}}
+      template:
+        metadata: {{labels: {{app: db}}}}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: main
+            image: {BUSYBOX_IMAGE}
+            imagePullPolicy: IfNotPresent
+            command: ["sh", "-c", "hostname > /data/who; trap 'exit 0' TERM; while true; do sleep 1; done"]
+            volumeMounts: [{{name: data, mountPath: /data}}]
+      volumeClaimTemplates:
+      - metadata: {{name: data}}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {{requests: {{storage: 10Mi}}}}
+    """)
+    kubectl.run("rollout", "status", "statefulset/db", "--timeout=180s", namespace=namespace, timeout=210)
+    for i in range(2):
+        pvc = kubectl.json("get", "pvc", f"data-db-{i}", namespace=namespace)
+        assert pvc["status"]["phase"] == "Bound"
+        out = kubectl.run("exec", f"db-{i}", "--", "cat", "/data/who", namespace=namespace).stdout
+        assert out.strip() == f"db-{i}"
+
+
+def test_job_completes(kubectl, namespace):
+    apply(kubectl, namespace, f"""
+    apiVersion: batch/v1
+    kind: Job
+    metadata: {{name: once}}
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: main
+            image: {BUSYBOX_IMAGE}
+            imagePullPolicy: IfNotPresent
+            command: ["sh", "-c", "echo job-ran-ok"]
+    """)
+    kubectl.run("wait", "--for=condition=complete", "job/once", "--timeout=180s", namespace=namespace, timeout=210)
+    logs = kubectl.run("logs", "job/once", namespace=namespace).stdout
+    assert "job-ran-ok" in logs
+
+
+def test_exec_returns_output_and_exit_code(kubectl, namespace):
+    apply(kubectl, namespace, simple_pod("shell", "trap 'exit 0' TERM; while true; do sleep 1; done"))
+    wait_pod_ready(kubectl, namespace, "shell")
+    ok = kubectl.run("exec", "shell", "--", "sh", "-c", "echo hello-from-pod; hostname", namespace=namespace)
+    assert ok.returncode == 0
+    assert ok.stdout.splitlines() == ["hello-from-pod", "shell"]
+    failed = kubectl.run("exec", "shell", "--", "sh", "-c", "echo to-stderr >&2; exit 7",
+                         namespace=namespace, check=False)
+    assert failed.returncode == 7
+    assert "to-stderr" in failed.stderr
+    piped = kubectl.run("exec", "-i", "shell", "--", "sh", "-c", "tr a-z A-Z", input="stdin works\n",
+                        namespace=namespace)
+    assert piped.stdout == "STDIN WORKS\n"
+
+
+def test_emptydir_survives_container_restart(kubectl, namespace):
+    apply(kubectl, namespace, simple_pod(
+        "scratch",
+        "trap 'exit 1' TERM; while true; do sleep 1; done",
+        volumes="volumes: [{name: scratch, emptyDir: {}}]",
+        mounts="volumeMounts: [{name: scratch, mountPath: /scratch}]",
+    ))
+    wait_pod_ready(kubectl, namespace, "scratch")
+    kubectl.run("exec", "scratch", "--", "sh", "-c", "echo kept > /scratch/file; echo lost > /tmp/file",
+                namespace=namespace)
+    uid_before = kubectl.json("get", "pod", "scratch", namespace=namespace)["metadata"]["uid"]
+    # make the container exit; restartPolicy Always restarts it in the same pod
+    kubectl.run("exec", "scratch", "--", "kill", "-TERM", "1", namespace=namespace, check=False)
+    deadline = time.time() + 120
+    pod = None
+    while time.time() < deadline:
+        pod = kubectl.json("get", "pod", "scratch", namespace=namespace)
+        statuses = pod["status"].get("containerStatuses", [])
+        if statuses and statuses[0]["restartCount"] >= 1 and statuses[0].get("ready"):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError(f"container did not restart: {pod and pod['status']}")
+    assert pod["metadata"]["uid"] == uid_before
+    out = kubectl.run("exec", "scratch", "--", "cat", "/scratch/file", namespace=namespace).stdout
+    assert out == "kept\n"
+    gone = kubectl.run("exec", "scratch", "--", "cat", "/tmp/file", namespace=namespace, check=False)
+    assert gone.returncode != 0, "container filesystem should be fresh after a restart"
+
+
+def test_pvc_binds_and_data_survives_pod_deletion(kubectl, namespace):
+    apply(kubectl, namespace, """
+    apiVersion: v1
+    kind: PersistentVolumeClaim
+    metadata: {name: keep}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 10Mi}}
+    """)
+    kubectl.run("wait", "--for=jsonpath={.status.phase}=Bound", "pvc/keep", "--timeout=120s",
+                namespace=namespace, timeout=150)
+    pvc = kubectl.json("get", "pvc", "keep", namespace=namespace)
+    assert pvc["spec"]["storageClassName"], "default StorageClass was not applied"
+    vol = dict(volumes="volumes: [{name: keep, persistentVolumeClaim: {claimName: keep}}]",
+               mounts="volumeMounts: [{name: keep, mountPath: /keep}]")
+    apply(kubectl, namespace, simple_pod("writer", "echo persisted-data > /keep/file", restart="Never", **vol))
+    kubectl.run("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/writer", "--timeout=120s",
+                namespace=namespace, timeout=150)
+    kubectl.run("delete", "pod", "writer", "--wait=true", namespace=namespace)
+    apply(kubectl, namespace, simple_pod("reader", "cat /keep/file", restart="Never", **vol))
+    kubectl.run("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/reader", "--timeout=120s",
+                namespace=namespace, timeout=150)
+    assert kubectl.run("logs", "reader", namespace=namespace).stdout == "persisted-data\n"
+
+
+def test_seed_postgres_statefulset_ready_and_pg_dump(kubectl, namespace):
+    manifest = (FIXTURES / "postgres-deployment.yaml").read_text()
+    assert f'image: "{POSTGRES_IMAGE}"' in manifest
+    kubectl.run("apply", "-f", "-", input=manifest, namespace=namespace)
+    kubectl.run("rollout", "status", "statefulset/postgresql", "--timeout=240s", namespace=namespace, timeout=270)
+    wait_pod_ready(kubectl, namespace, "postgresql-0", timeout=120)
+    pvc = kubectl.json("get", "pvc", "postgresql-vct-postgresql-0", namespace=namespace)
+    assert pvc["status"]["phase"] == "Bound"
+    kubectl.run(
+        "exec", "postgresql-0", "--", "bash", "-c",
+        "PGPASSWORD=$POSTGRES_PASSWORD psql -v ON_ERROR_STOP=1 -U $POSTGRES_USER -d postgres -h 127.0.0.1 "
+        "-c 'CREATE TABLE lab_probe (id int primary key, note text)' "
+        "-c \"INSERT INTO lab_probe VALUES (1, 'written-by-lab-test')\"",
+        namespace=namespace,
+    )
+    # the seed's pre-backup hook command, run through the exec API
+    hook = "PGPASSWORD=$POSTGRES_PASSWORD pg_dump -U $POSTGRES_USER -d postgres -h 127.0.0.1"
+    dump = kubectl.run("exec", "postgresql-0", "--", "/bin/bash", "-c", hook, namespace=namespace)
+    assert "-- PostgreSQL database dump" in dump.stdout
+    assert "-- PostgreSQL database dump complete" in dump.stdout
+    assert "CREATE TABLE public.lab_probe" in dump.stdout
+    assert "written-by-lab-test" in dump.stdout
+    # the dump is valid: it restores into a fresh database
+    kubectl.run("exec", "postgresql-0", "--", "bash", "-c",
+                "PGPASSWORD=$POSTGRES_PASSWORD createdb -U $POSTGRES_USER -h 127.0.0.1 restored", namespace=namespace)
+    kubectl.run("exec", "-i", "postgresql-0", "--", "bash", "-c",
+                "PGPASSWORD=$POSTGRES_PASSWORD psql -v ON_ERROR_STOP=1 -q -U $POSTGRES_USER -h 127.0.0.1 -d restored",
+                input=dump.stdout, namespace=namespace)
+    count = kubectl.run("exec", "postgresql-0", "--", "bash", "-c",
+                        "PGPASSWORD=$POSTGRES_PASSWORD psql -tA -U $POSTGRES_USER -h 127.0.0.1 -d restored "
+                        "-c 'SELECT note FROM lab_probe'", namespace=namespace)
+    assert count.stdout.strip() == "written-by-lab-test"
