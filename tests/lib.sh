@@ -1,0 +1,57 @@
+# shellcheck shell=bash
+# Set-up shared by tests/run and the main job: a virtualenv with the pinned
+# tools, Debian packages the tests use, and the collection laid out where
+# Ansible and ansible-test look for it. Everything is created from a bare
+# clone; caches live outside the checkout so reruns are incremental.
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+APPSNAP_CACHE="${APPSNAP_CACHE:-$HOME/.cache/appsnap}"
+VENV="$REPO_ROOT/.venv"
+BUILD="$REPO_ROOT/build"
+export APPSNAP_CACHE PIP_CACHE_DIR="$APPSNAP_CACHE/pip" PIP_DISABLE_PIP_VERSION_CHECK=1
+
+log() { printf '\n==> %s\n' "$*"; }
+
+ensure_debian_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  # Package postinst scripts must not start services (e.g. postgresql) on their own.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  rm -f /usr/sbin/policy-rc.d
+}
+
+ensure_venv() {
+  local stamp="$VENV/.requirements.sha256" want
+  want="$(cat "$REPO_ROOT/tests/requirements.txt" "$REPO_ROOT/requirements.txt" | sha256sum | cut -d' ' -f1)"
+  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  log "creating $VENV with the pinned test tools"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -r "$REPO_ROOT/tests/requirements.txt" -r "$REPO_ROOT/requirements.txt"
+  echo "$want" > "$stamp"
+}
+
+# The collection as Ansible finds it: build/collections/ansible_collections/appsnap/velero -> the checkout.
+layout_collection() {
+  mkdir -p "$BUILD/collections/ansible_collections/appsnap"
+  ln -sfn "$REPO_ROOT" "$BUILD/collections/ansible_collections/appsnap/velero"
+  export ANSIBLE_COLLECTIONS_PATH="$BUILD/collections:$VENV/lib/python3.11/site-packages"
+  export PATH="$VENV/bin:$PATH"
+}
+
+# ansible-test wants a real tree (it resolves symlinks), holding only the collection's files.
+layout_sanity_tree() {
+  local tree="$BUILD/sanity/ansible_collections/appsnap/velero"
+  rm -rf "$BUILD/sanity"
+  mkdir -p "$tree"
+  (cd "$REPO_ROOT" && git ls-files -co --exclude-standard | grep -v '^lab/' | tar -cf - -T -) | tar -xf - -C "$tree"
+  echo "$tree"
+}

@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The filter plugins: placement per kind, selectors, and clear errors on bad input."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.appsnap.velero.plugins.filter.velero_hooks import FilterModule
+
+F = FilterModule().filters()
+PRE = {"command": ["/bin/true"], "timeout": "30s"}
+
+
+def pod_spec(*containers, volumes=None):
+    spec = {"containers": [{"name": c, "image": "img:1"} for c in (containers or ("app",))]}
+    if volumes:
+        spec["volumes"] = [{"name": v, "emptyDir": {}} for v in volumes]
+    return spec
+
+
+def workload(kind, name="w", **spec_kw):
+    containers = spec_kw.pop("containers", ())
+    template = {"metadata": {"labels": {"app": name}}, "spec": pod_spec(*containers, **spec_kw)}
+    obj = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "annotations": {"owner": "me"}}}
+    if kind == "Pod":
+        obj["spec"] = template["spec"]
+        obj["metadata"]["labels"] = {"app": name}
+    elif kind == "CronJob":
+        obj["spec"] = {"schedule": "@daily", "jobTemplate": {"spec": {"template": template}}}
+    else:
+        obj["spec"] = {"template": template}
+    return obj
+
+
+def pod_metadata(obj):
+    if obj["kind"] == "Pod":
+        return obj["metadata"]
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]["metadata"]
+    return obj["spec"]["template"]["metadata"]
+
+
+@pytest.mark.parametrize("kind", ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"])
+def test_annotations_go_on_the_pod_not_the_workload(kind):
+    obj = workload(kind)
+    result = F["backup_hooks"](obj, pre=PRE, post={"command": ["/bin/echo", "done"], "on_error": "Continue"})
+    annotations = pod_metadata(result)["annotations"]
+    assert annotations["pre.hook.backup.velero.io/command"] == '["/bin/true"]'
+    assert annotations["pre.hook.backup.velero.io/timeout"] == "30s"
+    assert annotations["pre.hook.backup.velero.io/on-error"] == "Fail"
+    assert annotations["post.hook.backup.velero.io/on-error"] == "Continue"
+    assert "post.hook.backup.velero.io/timeout" not in annotations
+    if kind != "Pod":
+        assert result["metadata"]["annotations"] == {"owner": "me"}
+
+
+def test_container_annotation_written_when_given():
+    obj = workload("Deployment", containers=["app", "sidecar"])
+    result = F["backup_hooks"](obj, pre=dict(PRE, container="sidecar"))
+    assert pod_metadata(result)["annotations"]["pre.hook.backup.velero.io/container"] == "sidecar"
+
+
+def test_backup_volumes_merge_keeps_order_and_drops_duplicates():
+    obj = workload("Deployment", volumes=["a", "b", "c"])
+    pod_metadata(obj)["annotations"] = {"backup.velero.io/backup-volumes": "b, a"}
+    result = F["backup_hooks"](obj, backup_volumes=["a", "c", "c"])
+    assert pod_metadata(result)["annotations"]["backup.velero.io/backup-volumes"] == "b,a,c"
+    excluded = F["backup_hooks"](workload("Job", volumes=["x", "y"]), exclude_volumes=["y", "x", "y"])
+    assert pod_metadata(excluded)["annotations"]["backup.velero.io/backup-volumes-excludes"] == "y,x"
+
+
+def test_statefulset_claim_templates_count_as_volumes(seed_statefulset):
+    result = F["backup_hooks"](seed_statefulset, backup_volumes=["postgresql-vct"])
+    assert result["spec"]["template"]["metadata"]["annotations"]["backup.velero.io/backup-volumes"] == "postgresql-vct"
+
+
+def test_lists_and_kind_list_keep_their_shape_and_pass_non_workloads(seed_statefulset, seed_service):
+    as_list = F["backup_hooks"]([seed_service, seed_statefulset], pre=PRE)
+    assert as_list[0] == seed_service
+    assert "pre.hook.backup.velero.io/command" in as_list[1]["spec"]["template"]["metadata"]["annotations"]
+    kind_list = {"apiVersion": "v1", "kind": "List", "items": [seed_service, seed_statefulset]}
+    result = F["backup_hooks"](kind_list, pre=PRE)
+    assert result["kind"] == "List" and result["items"][0] == seed_service
+    assert result["items"][1] == as_list[1]
+
+
+def test_selector_picks_targets():
+    objs = [workload("Deployment", name="web"), workload("StatefulSet", name="db")]
+    result = F["backup_hooks"](objs, pre=PRE, workload_name="db")
+    assert "annotations" not in result[0]["spec"]["template"]["metadata"]
+    assert "pre.hook.backup.velero.io/command" in result[1]["spec"]["template"]["metadata"]["annotations"]
+    by_kind = F["backup_volume"](objs, "backup", "/backup", workload_kind="Deployment")
+    assert by_kind[0]["spec"]["template"]["spec"]["volumes"] == [{"name": "backup", "emptyDir": {}}]
+    assert "volumes" not in by_kind[1]["spec"]["template"]["spec"]
+
+
+def test_backup_volume_options_and_idempotence():
+    obj = workload("Deployment", containers=["app", "db"])
+    once = F["backup_volume"](obj, "dump", "/dump/", container="db", size_limit="2Gi", medium="Memory")
+    spec = once["spec"]["template"]["spec"]
+    assert spec["volumes"] == [{"name": "dump", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}}]
+    assert spec["containers"][1]["volumeMounts"] == [{"name": "dump", "mountPath": "/dump"}]
+    assert "volumeMounts" not in spec["containers"][0]
+    assert once["spec"]["template"]["metadata"]["annotations"] == {"backup.velero.io/backup-volumes": "dump"}
+    assert F["backup_volume"](once, "dump", "/dump", container="db", size_limit="2Gi", medium="Memory") == once
+
+
+def test_backup_volume_removes_its_own_exclusion():
+    obj = workload("Deployment", volumes=["cache"])
+    pod_metadata(obj)["annotations"] = {"backup.velero.io/backup-volumes-excludes": "cache,dump"}
+    result = F["backup_volume"](obj, "dump", "/dump")
+    assert pod_metadata(result)["annotations"]["backup.velero.io/backup-volumes-excludes"] == "cache"
+
+
+def test_restore_hooks_write_every_key():
+    post = {"command": ["/bin/sh", "-c", "psql -f /backup/backup.sql"], "container": "app", "wait_timeout": "10m", "exec_timeout": "5m"}
+    init = {"container_image": "localhost/tools:1", "container_name": "prep", "command": ["/prep"]}
+    result = F["restore_hooks"](workload("StatefulSet"), post=post, init=init)
+    assert pod_metadata(result)["annotations"] == {
+        "post.hook.restore.velero.io/command": json.dumps(post["command"]),
+        "post.hook.restore.velero.io/container": "app",
+        "post.hook.restore.velero.io/on-error": "Fail",
+        "post.hook.restore.velero.io/exec-timeout": "5m",
+        "post.hook.restore.velero.io/wait-timeout": "10m",
+        "post.hook.restore.velero.io/wait-for-ready": "true",
+        "init.hook.restore.velero.io/container-image": "localhost/tools:1",
+        "init.hook.restore.velero.io/container-name": "prep",
+        "init.hook.restore.velero.io/command": '["/prep"]',
+    }
+
+
+def test_pg_dump_hook_shape_and_formats():
+    hook = F["pg_dump_hook"]("app", path="/backup/app.dir", format="directory", jobs=4, timeout="20m", container="db")
+    assert hook["timeout"] == "20m" and hook["on_error"] == "Fail" and hook["container"] == "db"
+    assert "--format=directory" in hook["command"][2] and "--jobs=4" in hook["command"][2]
+    assert "--format=custom" in F["pg_dump_hook"]("app", format="custom")["command"][2]
+
+
+def test_pg_dump_hook_quotes_identifiers():
+    hook = F["pg_dump_hook"]("we'ird db; rm -rf /", path="/backup/my dump.sql")
+    script = hook["command"][2]
+    assert "'--dbname=we'\"'\"'ird db; rm -rf /'" in script
+    assert "target='/backup/my dump.sql'" in script
+
+
+PVC_POD = {
+    "kind": "Pod",
+    "metadata": {"name": "p"},
+    "spec": {"containers": [{"name": "c"}], "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "x"}}]},
+}
+BAD = [
+    ("unsupported kind", lambda: F["backup_hooks"]({"kind": "Service", "metadata": {"name": "s"}}, pre=PRE),
+     ["kind 'Service'", "supported kinds"]),
+    ("missing pod template", lambda: F["backup_hooks"]({"kind": "Deployment", "metadata": {"name": "d"}, "spec": {}}, pre=PRE),
+     ["no pod template", "spec.template"]),
+    ("no containers", lambda: F["backup_hooks"]({"kind": "Pod", "metadata": {"name": "p"}, "spec": {}}, pre=PRE), ["no containers"]),
+    ("unknown container", lambda: F["backup_hooks"](workload("Deployment", containers=["app", "side"]), pre=dict(PRE, container="db")),
+     ["'db'", "'app', 'side'"]),
+    ("timeout without unit", lambda: F["backup_hooks"](workload("Pod"), pre=dict(PRE, timeout="300")), ["no unit", "'300s'"]),
+    ("timeout unparsable", lambda: F["backup_hooks"](workload("Pod"), pre=dict(PRE, timeout="5 minutes")), ["not a Go duration", "'5m'"]),
+    ("on_error", lambda: F["backup_hooks"](workload("Pod"), pre=dict(PRE, on_error="fail")), ["'Fail' or 'Continue'"]),
+    ("command string", lambda: F["backup_hooks"](workload("Pod"), pre={"command": "pg_dump > x"}), ["not a string", '["/bin/sh", "-c", "pg_dump > x"]']),
+    ("volume not in pod", lambda: F["backup_hooks"](workload("Pod", volumes=["data"]), backup_volumes=["dump"]), ["'dump'", "'data'", "backup_volume"]),
+    ("invalid label", lambda: F["backup_volume"](workload("Pod"), "My_Volume", "/b"), ["DNS-1123", "'my-volume'"]),
+    ("invalid container label", lambda: F["backup_hooks"](workload("Pod"), pre=dict(PRE, container="App")), ["DNS-1123"]),
+    ("selector matches nothing", lambda: F["backup_hooks"]([workload("Pod", name="a")], pre=PRE, workload_name="b"), ["No workload matched", "Pod/a"]),
+    ("restore without wait_timeout", lambda: F["restore_hooks"](workload("Pod"), post={"command": ["/bin/true"]}), ["wait_timeout is required", "Finalizing"]),
+    ("unknown hook key", lambda: F["backup_hooks"](workload("Pod"), pre=dict(PRE, onError="Fail")), ["unknown keys onError"]),
+    ("jobs without directory", lambda: F["pg_dump_hook"]("db", jobs=2), ["format 'directory'"]),
+    ("bad format", lambda: F["pg_dump_hook"]("db", format="tar"), ["plain, custom, directory"]),
+    ("bad env name", lambda: F["pg_dump_hook"]("db", password_env="PASS;rm"), ["environment variable name"]),
+    ("conninfo database", lambda: F["pg_dump_hook"]("dbname=x password=y"), ["connection string"]),
+    ("text input", lambda: F["backup_hooks"]("kind: Pod", pre=PRE), ["from_yaml_all"]),
+    ("mount path taken", lambda: F["backup_volume"](F["backup_volume"](workload("Pod"), "a", "/x"), "b", "/x"), ["already mounts volume 'a'"]),
+    ("name used by pvc", lambda: F["backup_volume"](PVC_POD, "data", "/d"), ["persistentVolumeClaim", "another name"]),
+    ("include and exclude", lambda: F["backup_hooks"](workload("Pod", volumes=["a"]), backup_volumes=["a"], exclude_volumes=["a"]),
+     ["both in backup_volumes and exclude_volumes"]),
+]
+
+
+@pytest.mark.parametrize("case,call,fragments", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_names_problem_and_fix(case, call, fragments):
+    with pytest.raises(AnsibleFilterError) as info:
+        call()
+    message = str(info.value)
+    assert message.startswith("appsnap.velero.")
+    for fragment in fragments:
+        assert fragment in message, (case, message)
+
+
+def test_input_never_mutated_on_error():
+    obj = workload("Deployment", containers=["app"])
+    before = copy.deepcopy(obj)
+    with pytest.raises(AnsibleFilterError):
+        F["backup_volume"](obj, "dump", "/dump", container="nope")
+    assert obj == before
