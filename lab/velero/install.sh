@@ -7,7 +7,8 @@
 # Idempotent: if Velero is already installed with these images it only (re)starts MinIO
 # and waits for BSL `default` Available and node-agent Running.
 # Env: KUBECONFIG (default /var/lib/appsnap-lab/admin.kubeconfig), APPSNAP_CACHE,
-#      APPSNAP_MINIO_ADDR (default 10.88.0.1:9000), APPSNAP_KUBELET_ROOT_DIR (optional),
+#      APPSNAP_MINIO_ADDR (default 10.88.0.1:9000), APPSNAP_KUBELET_ROOT_DIR (default /var/lib/appsnap-lab/kubelet),
+#      APPSNAP_CTR_ADDRESS (default /run/appsnap-lab/containerd/containerd.sock),
 #      VELERO_REINSTALL=1 (run `velero install` even if already installed).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -21,13 +22,13 @@ k() { "$KUBECTL" "$@"; }
 
 # 1. binaries and images (images must already be in containerd k8s.io: nothing is ever pulled)
 [ -x "$VELERO" ] || "$VELERO_LAB_DIR/build.sh" velero
-img_present() { ctr -n k8s.io images ls -q 2>/dev/null | grep -qxF "$1"; }
+img_present() { ctr --address "$CTR_ADDRESS" -n k8s.io images ls -q 2>/dev/null | grep -qxF "$1"; }
 for pair in "$VELERO_IMAGE:velero.sh" "$PLUGIN_IMAGE:velero-plugin-for-aws.sh"; do
   img=${pair%:*}; script=${pair##*:}
   if ! img_present "$img"; then
     tar=$("$VELERO_LAB_DIR/../images/$script")
     say "importing $tar into containerd k8s.io"
-    ctr -n k8s.io images import "$tar" >/dev/null
+    ctr --address "$CTR_ADDRESS" -n k8s.io images import "$tar" >/dev/null
     img_present "$img" || die "image $img not in containerd k8s.io after importing $tar"
   fi
 done
@@ -47,8 +48,6 @@ have_na=$(k -n "$VELERO_NS" get ds node-agent -o name 2>/dev/null || true)
 if [ "${VELERO_REINSTALL:-0}" != 1 ] && [ "$cur_img" = "$VELERO_IMAGE" ] && [ "$cur_plugins" = "$PLUGIN_IMAGE" ] && [ -n "$have_na" ]; then
   say "velero already installed ($VELERO_IMAGE, $PLUGIN_IMAGE); skipping velero install"
 else
-  extra=()
-  [ -n "${APPSNAP_KUBELET_ROOT_DIR:-}" ] && extra+=(--kubelet-root-dir "$APPSNAP_KUBELET_ROOT_DIR")
   say "velero install (image $VELERO_IMAGE, plugin $PLUGIN_IMAGE, s3Url http://$MINIO_ADDR)"
   "$VELERO" install \
     --provider aws \
@@ -59,7 +58,7 @@ else
     --use-volume-snapshots=false \
     --use-node-agent \
     --backup-location-config "region=$MINIO_REGION,s3ForcePathStyle=\"true\",s3Url=http://$MINIO_ADDR" \
-    "${extra[@]}" \
+    --kubelet-root-dir "$KUBELET_ROOT_DIR" \
     --wait
 fi
 
