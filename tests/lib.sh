@@ -48,10 +48,16 @@ layout_collection() {
 }
 
 # ansible-test wants a real tree (it resolves symlinks), holding only the collection's files.
+# It lists its targets with git, so the tree is a repository of its own, outside
+# this checkout: inside it, build/ is ignored and ansible-test would skip everything.
 layout_sanity_tree() {
-  local tree="$BUILD/sanity/ansible_collections/appsnap/velero"
-  rm -rf "$BUILD/sanity"
+  local root="$APPSNAP_CACHE/sanity" tree="$APPSNAP_CACHE/sanity/ansible_collections/appsnap/velero"
+  rm -rf "$root"
   mkdir -p "$tree"
   (cd "$REPO_ROOT" && git ls-files -co --exclude-standard | grep -v '^lab/' | tar -cf - -T -) | tar -xf - -C "$tree"
+  # validate-modules resolves kubernetes.core's doc fragment and module_utils: put the shipped copy beside ours.
+  mkdir -p "$root/ansible_collections/kubernetes"
+  cp -r "$VENV/lib/python3.11/site-packages/ansible_collections/kubernetes/core" "$root/ansible_collections/kubernetes/core"
+  git -C "$tree" init -q && git -C "$tree" add -A
   echo "$tree"
 }

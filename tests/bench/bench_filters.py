@@ -50,7 +50,10 @@ def main():
             FILTERS["backup_hooks"](hooked, pre=pre, backup_volumes=["postgresql-backup"])
         rates.append(args.count / (time.perf_counter() - start))
     print("machine: %s, %s cores, Python %s" % (platform.processor() or platform.machine(), os.cpu_count(), platform.python_version()))
-    print("backup_volume + backup_hooks on %d StatefulSets: best %.0f/s, median %.0f/s (%d runs)" % (args.count, max(rates), statistics.median(rates), args.repeat))
+    print(
+        "backup_volume + backup_hooks on %d StatefulSets: best %.0f/s, median %.0f/s (%d runs)"
+        % (args.count, max(rates), statistics.median(rates), args.repeat)
+    )
 
 
 if __name__ == "__main__":

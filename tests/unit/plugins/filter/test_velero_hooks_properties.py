@@ -55,7 +55,8 @@ def pipelines(draw):
     pre = {"command": draw(st.lists(st.text(max_size=10), min_size=1, max_size=3)), "timeout": draw(durations), "container": container}
     post = draw(st.none() | st.just({"command": ["/bin/true"], "on_error": "Continue"}))
     include = draw(st.lists(st.sampled_from(volumes), max_size=2)) if volumes else []
-    database = draw(st.text(min_size=1, max_size=12).filter(lambda s: "=" not in s and "\x00" not in s))
+    # pg_dump_hook refuses connection strings by design; generate plain names only.
+    database = draw(st.text(min_size=1, max_size=12).filter(lambda s: "=" not in s and "\x00" not in s and "://" not in s))
     wait_timeout = draw(durations)
 
     def run(value):

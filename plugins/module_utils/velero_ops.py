@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appsnap.velero contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the modules do, one function each; the modules only parse options and report."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import time
+
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_spec
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroError
+
+# Velero's logs are named after the kind they belong to.
+LOG_KIND = {"Backup": "BackupLog", "Restore": "RestoreLog"}
+
+
+def _since(started):
+    return round(time.monotonic() - started, 3)
+
+
+def _volumes(velero, kind, name):
+    if kind == "Backup":
+        return velero.pod_volume_backups(name)
+    return velero.pod_volume_restores(name)
+
+
+def report(velero, kind, obj, started, fail_on_partial, changed):
+    """The module result for a terminal Backup/Restore; raises VeleroError when it failed."""
+    name = obj["metadata"]["name"]
+    summary = velero_spec.summarize(obj, _volumes(velero, kind, name))
+    result = dict(summary, result=obj, changed=changed, duration=_since(started))
+    reason = velero_spec.failure_reason(summary, fail_on_partial)
+    if reason:
+        lines = velero.failure_log_lines(LOG_KIND[kind], name)
+        failure_reason = (obj.get("status") or {}).get("failureReason")
+        detail = "; ".join(x for x in [failure_reason] + list((obj.get("status") or {}).get("validationErrors") or []) if x)
+        volume_errors = ["%s/%s %s: %s" % (v["pod"], v["volume"], v["phase"], v["message"]) for v in summary["volumes"] if v["phase"] != "Completed"]
+        msg = "%s %s %s%s." % (kind, name, reason, " (%s)" % detail if detail else "")
+        if volume_errors:
+            msg += " Pod volumes: " + " | ".join(volume_errors) + "."
+        if lines:
+            msg += " Log: " + " | ".join(lines)
+        result["log_lines"] = lines
+        raise VeleroError(msg, **result)
+    return result
+
+
+def create_and_wait(velero, kind, definition, params, started):
+    """Create (or adopt an existing same-named) Backup/Restore and wait for it: the shared backup/restore flow."""
+    name = definition["metadata"].get("name")
+    existing = velero.get(kind, name) if name else None
+    if existing is not None:
+        differences = velero_spec.spec_differences(definition["spec"], existing.get("spec"))
+        if differences:
+            velero.module.warn(
+                "%s %s already exists with different %s; Velero objects are immutable, so it is reported as it is. "
+                "Use a new name to run with the new settings." % (kind, name, ", ".join(differences))
+            )
+        if velero_spec.is_terminal((existing.get("status") or {}).get("phase")) or not params["wait"]:
+            return report(velero, kind, existing, started, params["fail_on_partial"], changed=False) if params["wait"] else dict(
+                velero_spec.summarize(existing, None), result=existing, changed=False, duration=_since(started)
+            )
+        done = velero.wait_terminal(kind, name, params["wait_timeout"])
+        return report(velero, kind, done, started, params["fail_on_partial"], changed=False)
+
+    velero.preflight(definition["spec"].get("storageLocation") if kind == "Backup" else None, server_timeout=params["server_timeout"])
+    created = velero.create(copy.deepcopy(definition))
+    if velero.check_mode:
+        return dict(velero_spec.summarize(created, None), result=created, changed=True, duration=_since(started))
+    if not params["wait"]:
+        return dict(velero_spec.summarize(created, None), result=created, changed=True, duration=_since(started))
+    done = velero.wait_terminal(kind, created["metadata"]["name"], params["wait_timeout"])
+    return report(velero, kind, done, started, params["fail_on_partial"], changed=True)
+
+
+def _metadata(params, prefix):
+    metadata = {"labels": params.get("labels") or {}}
+    if params.get("name"):
+        metadata["name"] = params["name"]
+    else:
+        metadata["generateName"] = prefix
+    return metadata
+
+
+def backup_present(velero, params):
+    started = time.monotonic()
+    definition = {"kind": "Backup", "metadata": _metadata(params, "appsnap-backup-"), "spec": velero_spec.backup_spec(params)}
+    return create_and_wait(velero, "Backup", definition, params, started)
+
+
+def backup_absent(velero, params):
+    """Delete through a DeleteBackupRequest: deleting the CR alone leaves the data, and sync brings the CR back."""
+    started = time.monotonic()
+    name = params["name"]
+    backup = velero.get("Backup", name)
+    if backup is None:
+        return {"changed": False, "result": None, "phase": "Absent", "duration": _since(started)}
+    request = velero.create(
+        {
+            "kind": "DeleteBackupRequest",
+            "metadata": {"generateName": "%s-" % name[:200], "labels": {"velero.io/backup-name": name}},
+            "spec": {"backupName": name},
+        }
+    )
+    if velero.check_mode or not params["wait"]:
+        return {"changed": True, "result": backup, "phase": "Deleting", "duration": _since(started), "delete_request": request}
+    if not velero.wait_deleted("Backup", name, params["wait_timeout"]):
+        status = (velero.get("DeleteBackupRequest", request["metadata"]["name"]) or {}).get("status") or {}
+        errors = "; ".join(status.get("errors") or []) or "no errors yet"
+        raise VeleroError(
+            "Backup %s was not deleted within %ds; DeleteBackupRequest %s is %s: %s"
+            % (name, params["wait_timeout"], request["metadata"]["name"], status.get("phase") or "New", errors),
+            result=backup,
+        )
+    return {"changed": True, "result": backup, "phase": "Deleted", "duration": _since(started)}
+
+
+def find_backups(velero, name=None, label_selector=None, schedule=None):
+    if name:
+        backup = velero.get("Backup", name)
+        return [backup] if backup else []
+    selectors = []
+    if label_selector:
+        selectors.append(velero_spec.selector_string(velero_spec.label_selector(label_selector)))
+    if schedule:
+        selectors.append("velero.io/schedule-name=%s" % schedule)
+    return velero.list("Backup", label_selector=",".join(s for s in selectors if s) or None)
+
+
+def backup_details(velero, backup, logs=False):
+    name = backup["metadata"]["name"]
+    details = dict(velero_spec.summarize(backup, velero.pod_volume_backups(name)), name=name, result=backup)
+    if logs:
+        details["log"] = velero.download("BackupLog", name)
+    return details
+
+
+def latest_backup(velero, name=None, schedule=None, label_selector=None, phases=("Completed",)):
+    candidates = find_backups(velero, name, label_selector, schedule)
+    return velero_spec.latest_completed(candidates, phases)
+
+
+def restore_present(velero, params):
+    started = time.monotonic()
+    source = None
+    if params.get("backup_name"):
+        source = velero.get("Backup", params["backup_name"])
+        if source is None:
+            raise VeleroError(
+                "Backup %s does not exist in namespace %s; list them with appsnap.velero.backup_info." % (params["backup_name"], velero.namespace)
+            )
+    else:
+        phases = ("Completed", "PartiallyFailed") if params["allow_partial"] else ("Completed",)
+        source = latest_backup(velero, schedule=params.get("schedule_name"), label_selector=params.get("backup_label_selector"), phases=phases)
+        if source is None:
+            if params.get("schedule_name"):
+                wanted = "schedule %s" % params["schedule_name"]
+            else:
+                wanted = "label selector %s" % params.get("backup_label_selector")
+            raise VeleroError(
+                "No %sbackup matches %s; run one first or widen the selection." % ("" if params["allow_partial"] else "completed ", wanted)
+            )
+    phase = (source.get("status") or {}).get("phase")
+    if phase != "Completed" and not (params["allow_partial"] and phase == "PartiallyFailed"):
+        raise VeleroError(
+            "Backup %s is %s, not Completed; restoring it could bring back incomplete data. Set allow_partial: true to restore a "
+            "PartiallyFailed backup anyway." % (source["metadata"]["name"], phase or "New")
+        )
+    restore_params = dict(params, backup_name=source["metadata"]["name"], schedule_name=None)
+    definition = {"kind": "Restore", "metadata": _metadata(params, "%s-" % source["metadata"]["name"][:200]), "spec": velero_spec.restore_spec(restore_params)}
+    result = create_and_wait(velero, "Restore", definition, params, started)
+    result["backup_name"] = source["metadata"]["name"]
+    return result
+
+
+def schedule_state(velero, params):
+    """Create, update, pause or delete a Schedule, reporting a before/after diff."""
+    name = params["name"]
+    existing = velero.get("Schedule", name)
+    if params["state"] == "absent":
+        if existing is None:
+            return {"changed": False, "result": None, "diff": {"before": {}, "after": {}}}
+        velero.delete("Schedule", name)
+        return {"changed": True, "result": existing, "diff": {"before": existing.get("spec"), "after": {}}}
+    desired = {"schedule": params["schedule"], "template": velero_spec.backup_spec(params), "paused": bool(params["paused"])}
+    if params.get("skip_immediately") is not None:
+        desired["skipImmediately"] = params["skip_immediately"]
+    if existing is None:
+        velero.preflight(desired["template"].get("storageLocation"), server_timeout=params["server_timeout"])
+        created = velero.create({"kind": "Schedule", "metadata": {"name": name, "labels": params.get("labels") or {}}, "spec": desired})
+        return {"changed": True, "result": created, "diff": {"before": {}, "after": desired}}
+    spec = existing.get("spec") or {}
+    # Compare only what we set: Velero and the API server add defaults of their own.
+    before = {key: spec.get(key) for key in desired}
+    before["paused"] = bool(before.get("paused"))
+    before["template"] = {key: (spec.get("template") or {}).get(key) for key in desired["template"]}
+    patch = {key: desired[key] for key in desired if key != "template" and before.get(key) != desired[key]}
+    if velero_spec.spec_differences(desired["template"], spec.get("template")):
+        patch["template"] = desired["template"]
+    if not patch:
+        return {"changed": False, "result": existing, "diff": {"before": before, "after": before}}
+    patched = velero.patch("Schedule", name, {"spec": patch})
+    return {"changed": True, "result": patched, "diff": {"before": before, "after": desired}}

@@ -1,0 +1,251 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appsnap.velero contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pure logic for Velero CRs: spec building, phases, summaries, expectations, logs.
+
+No cluster access here, so unit tests reach all of it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import re
+
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError, validate_duration
+
+TERMINAL_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
+FAILED_PHASES = ("Failed", "FailedValidation")
+
+# Module option -> Backup spec field. The same table serves Schedule templates.
+BACKUP_SPEC_FIELDS = (
+    ("included_namespaces", "includedNamespaces"),
+    ("excluded_namespaces", "excludedNamespaces"),
+    ("included_resources", "includedResources"),
+    ("excluded_resources", "excludedResources"),
+    ("label_selector", "labelSelector"),
+    ("ttl", "ttl"),
+    ("storage_location", "storageLocation"),
+    ("default_volumes_to_fs_backup", "defaultVolumesToFsBackup"),
+    ("snapshot_volumes", "snapshotVolumes"),
+    ("hooks", "hooks"),
+)
+
+RESTORE_SPEC_FIELDS = (
+    ("backup_name", "backupName"),
+    ("schedule_name", "scheduleName"),
+    ("included_namespaces", "includedNamespaces"),
+    ("excluded_namespaces", "excludedNamespaces"),
+    ("included_resources", "includedResources"),
+    ("excluded_resources", "excludedResources"),
+    ("label_selector", "labelSelector"),
+    ("namespace_mapping", "namespaceMapping"),
+    ("restore_pvs", "restorePVs"),
+    ("existing_resource_policy", "existingResourcePolicy"),
+    ("hooks", "hooks"),
+)
+
+_LABEL_PAIR = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s*=\s*([A-Za-z0-9._-]*)\s*$")
+
+
+def is_terminal(phase):
+    """Only the four known end states are terminal; any other phase, known or not, is still running."""
+    return phase in TERMINAL_PHASES
+
+
+def label_selector(value):
+    """Accept 'a=b,c=d', a plain label dict, or a full LabelSelector; return a LabelSelector."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        labels = {}
+        for pair in [p for p in value.split(",") if p.strip()]:
+            match = _LABEL_PAIR.match(pair)
+            if not match:
+                raise HookSpecError(
+                    "label_selector %r is not a list of key=value pairs; write it as 'app=postgresql,tier=db' "
+                    "or as a dict with matchLabels/matchExpressions." % (value,)
+                )
+            labels[match.group(1)] = match.group(2)
+        return {"matchLabels": labels}
+    if isinstance(value, dict):
+        if set(value) & {"matchLabels", "matchExpressions"}:
+            return dict(value)
+        return {"matchLabels": dict(value)}
+    raise HookSpecError("label_selector must be a string or a dict, got %r." % (value,))
+
+
+def selector_string(selector):
+    """A LabelSelector's matchLabels as the 'a=b,c=d' form the list API takes."""
+    if not selector:
+        return None
+    if selector.get("matchExpressions"):
+        raise HookSpecError("Only matchLabels can be used to find existing objects; drop matchExpressions.")
+    return ",".join("%s=%s" % (k, v) for k, v in sorted((selector.get("matchLabels") or {}).items()))
+
+
+def _spec_from(params, fields):
+    spec = {}
+    for option, field in fields:
+        value = params.get(option)
+        if value is None:
+            continue
+        if option == "label_selector":
+            value = label_selector(value)
+        elif option == "ttl":
+            value = validate_duration(value, "ttl")
+        spec[field] = value
+    return spec
+
+
+def backup_spec(params):
+    return _spec_from(params, BACKUP_SPEC_FIELDS)
+
+
+def restore_spec(params):
+    spec = _spec_from(params, RESTORE_SPEC_FIELDS)
+    if spec.get("existingResourcePolicy") not in (None, "none", "update"):
+        raise HookSpecError("existing_resource_policy must be 'none' or 'update', got %r." % (spec["existingResourcePolicy"],))
+    return spec
+
+
+def spec_differences(desired, actual):
+    """Fields of desired whose value differs from actual (Velero may add defaults we did not ask for)."""
+    return sorted(key for key, value in desired.items() if (actual or {}).get(key) != value)
+
+
+def volume_entries(items):
+    """Summaries of PodVolumeBackups or PodVolumeRestores."""
+    entries = []
+    for item in items or []:
+        spec = item.get("spec") or {}
+        status = item.get("status") or {}
+        pod = spec.get("pod") or {}
+        progress = status.get("progress") or {}
+        entries.append(
+            {
+                "name": (item.get("metadata") or {}).get("name"),
+                "pod": pod.get("name"),
+                "pod_namespace": pod.get("namespace"),
+                "volume": spec.get("volume"),
+                "phase": status.get("phase") or "New",
+                "bytes": int(progress.get("bytesDone") or progress.get("totalBytes") or 0),
+                "total_bytes": int(progress.get("totalBytes") or 0),
+                "snapshot_id": status.get("snapshotID") or spec.get("snapshotID") or "",
+                "message": status.get("message") or "",
+            }
+        )
+    return sorted(entries, key=lambda e: (e["pod_namespace"] or "", e["pod"] or "", e["volume"] or ""))
+
+
+def summarize(obj, volume_items=None):
+    """The summary fields every backup/restore module returns next to ``result``."""
+    status = (obj or {}).get("status") or {}
+    hook_status = status.get("hookStatus") or {}
+    return {
+        "phase": status.get("phase") or "New",
+        "hooks_attempted": int(hook_status.get("hooksAttempted") or 0),
+        "hooks_failed": int(hook_status.get("hooksFailed") or 0),
+        "warnings": int(status.get("warnings") or 0),
+        "errors": int(status.get("errors") or 0),
+        "volumes": volume_entries(volume_items),
+    }
+
+
+def failure_reason(summary, fail_on_partial):
+    """Why a terminal object counts as failed, or None when it is good enough."""
+    phase = summary["phase"]
+    if phase in FAILED_PHASES:
+        return "ended in phase %s" % phase
+    if phase == "PartiallyFailed" and fail_on_partial:
+        return "ended PartiallyFailed with %d error(s) and %d failed hook(s)" % (summary["errors"], summary["hooks_failed"])
+    return None
+
+
+def parse_timestamp(value):
+    if not value:
+        return None
+    return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+def duration_seconds(value):
+    """Seconds in a Go duration such as '1h30m' or '250ms'."""
+    text = validate_duration(value, "duration")
+    units = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    return sum(float(number) * units[unit] for number, unit in re.findall(r"([0-9.]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)", text))
+
+
+def latest_completed(objects, phases=("Completed",)):
+    """The object in one of ``phases`` with the newest completionTimestamp, or None."""
+    candidates = [o for o in objects if ((o.get("status") or {}).get("phase")) in phases]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda o: ((o.get("status") or {}).get("completionTimestamp") or "", o["metadata"]["name"]))
+
+
+def check_expectations(backup, volumes, storage_location, expect, now=None):
+    """Every expectation that ``backup`` fails, as readable sentences. Empty means verified."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    name = backup["metadata"]["name"]
+    summary = summarize(backup, None)
+    problems = []
+    phases = expect.get("phase") or ["Completed"]
+    if summary["phase"] not in phases:
+        problems.append("backup %s is in phase %s, expected %s" % (name, summary["phase"], " or ".join(phases)))
+    if expect.get("hooks_failed_zero", True) and summary["hooks_failed"]:
+        problems.append("%d of %d hook(s) failed" % (summary["hooks_failed"], summary["hooks_attempted"]))
+    minimum = expect.get("min_hooks_attempted") or 0
+    if summary["hooks_attempted"] < minimum:
+        problems.append("%d hook(s) ran, expected at least %d" % (summary["hooks_attempted"], minimum))
+    for wanted in expect.get("volumes") or []:
+        matches = [v for v in volumes if v["volume"] == wanted["name"] and (not wanted.get("pod") or v["pod"] == wanted["pod"])]
+        where = "volume %s%s" % (wanted["name"], " of pod %s" % wanted["pod"] if wanted.get("pod") else "")
+        if not matches:
+            problems.append("%s was not backed up (no PodVolumeBackup); check the backup.velero.io/backup-volumes annotation" % where)
+            continue
+        for volume in matches:
+            if volume["phase"] != "Completed":
+                problems.append("%s of pod %s is %s: %s" % (where, volume["pod"], volume["phase"], volume["message"] or "no message"))
+            elif volume["bytes"] < (wanted.get("min_bytes") or 0):
+                problems.append("%s of pod %s holds %d bytes, expected at least %d" % (where, volume["pod"], volume["bytes"], wanted["min_bytes"]))
+    if expect.get("max_age"):
+        completed = parse_timestamp((backup.get("status") or {}).get("completionTimestamp"))
+        limit = duration_seconds(expect["max_age"])
+        if completed is None:
+            problems.append("backup %s has not completed, so its age is unknown" % name)
+        elif (now - completed).total_seconds() > limit:
+            problems.append("backup %s completed %ds ago, older than max_age %s" % (name, (now - completed).total_seconds(), expect["max_age"]))
+    if expect.get("storage_location_available", True):
+        phase = ((storage_location or {}).get("status") or {}).get("phase")
+        if phase != "Available":
+            location = (backup.get("spec") or {}).get("storageLocation") or "default"
+            problems.append("storage location %s is %s, not Available" % (location, phase or "missing"))
+    return problems
+
+
+_LOG_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def parse_log_line(line):
+    """Split a logrus text line into its key=value fields."""
+    fields = {}
+    for key, value in _LOG_FIELD.findall(line):
+        if value.startswith('"'):
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        fields[key] = value
+    return fields
+
+
+def relevant_log_lines(text, limit=40):
+    """The lines of a Velero backup/restore log that explain a failure: errors, hook and pod-volume problems."""
+    lines = []
+    for line in (text or "").splitlines():
+        fields = parse_log_line(line)
+        level = fields.get("level")
+        lowered = line.lower()
+        about_hooks_or_volumes = "hook" in lowered or "podvolume" in lowered or "pod volume" in lowered
+        if level in ("error", "fatal", "panic") or (level == "warning" and about_hooks_or_volumes):
+            lines.append(line.strip())
+    return lines[-limit:]

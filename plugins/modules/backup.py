@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) appsnap.velero contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: backup
+short_description: Run a Velero backup and wait for it, or delete one
+version_added: 0.1.0
+description:
+  - Creates a Velero C(Backup) and waits for it with the Kubernetes watch API, as C(velero backup create --wait) does,
+    then reports its hooks, its pod-volume backups and, on failure, the relevant lines of its log.
+  - Before it writes anything it checks that Velero is installed, that the storage location is Available and that the
+    Velero server answers a ServerStatusRequest, and fails with a message that names the fix.
+  - Idempotent by name. An existing terminal Backup is reported with C(changed=false) and not run again; a running one
+    is waited for.
+  - O(state=absent) deletes the backup and its data through a C(DeleteBackupRequest). Deleting only the Backup object
+    leaves the data in the bucket, and Velero's sync brings the object back.
+options:
+  name:
+    description:
+      - The Backup's name. Without it a name is generated from C(appsnap-backup-), and every run creates a new Backup.
+      - Required with O(state=absent).
+    type: str
+  state:
+    description: Whether the backup should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  labels:
+    description: Labels for the Backup object.
+    type: dict
+  included_namespaces:
+    description: Namespaces to back up. Velero's default is all namespaces.
+    type: list
+    elements: str
+  excluded_namespaces:
+    description: Namespaces to leave out.
+    type: list
+    elements: str
+  included_resources:
+    description: Resources to back up, such as V(statefulsets.apps). Velero's default is all.
+    type: list
+    elements: str
+  excluded_resources:
+    description: Resources to leave out.
+    type: list
+    elements: str
+  label_selector:
+    description:
+      - Only back up objects with these labels. A string V(app=postgresql,tier=db), a dict of labels, or a full
+        LabelSelector with C(matchLabels)/C(matchExpressions).
+    type: raw
+  ttl:
+    description: How long Velero keeps the backup, a Go duration such as V(720h).
+    type: str
+  storage_location:
+    description: The BackupStorageLocation to write to. Defaults to the one marked default.
+    type: str
+  default_volumes_to_fs_backup:
+    description: Back up every pod volume with file-system backup unless excluded by annotation.
+    type: bool
+  snapshot_volumes:
+    description: Take volume snapshots of persistent volumes.
+    type: bool
+  hooks:
+    description:
+      - Backup spec hooks, passed through as Velero's C(spec.hooks), with a C(resources) list whose entries name the
+        namespaces, label selector and C(pre)/C(post) exec hooks.
+      - Pod annotation hooks (see P(appsnap.velero.backup_hooks#filter)) replace spec hooks for the pods that carry them.
+    type: dict
+  server_timeout:
+    description: Seconds to wait for the Velero server to answer the pre-flight ServerStatusRequest.
+    type: int
+    default: 20
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - appsnap.velero.velero
+  - appsnap.velero.velero.wait
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying the target.
+    support: full
+    details: Creates the Backup with a server-side dry run and reports what would be done; the server is checked through its Deployment.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+author:
+  - appsnap.velero contributors (@appsnap)
+"""
+
+EXAMPLES = r"""
+- name: Back up the database namespace, running the pods' pg_dump hooks
+  appsnap.velero.backup:
+    name: "db-{{ now(utc=true, fmt='%Y%m%d%H%M%S') }}"
+    included_namespaces: [db]
+    ttl: 168h
+  register: db_backup
+
+- name: Show what was captured
+  ansible.builtin.debug:
+    msg: "{{ db_backup.volumes | map(attribute='bytes') | sum }} bytes in {{ db_backup.duration }}s"
+
+- name: Delete the backup and its data
+  appsnap.velero.backup:
+    name: "{{ db_backup.result.metadata.name }}"
+    state: absent
+"""
+
+RETURN = r"""
+result:
+  description: The Backup object as it ended (or, on timeout, as it was last seen).
+  returned: always
+  type: dict
+  sample: {"kind": "Backup", "metadata": {"name": "db-1"}, "status": {"phase": "Completed"}}
+phase:
+  description: The Backup's phase, V(Absent) or V(Deleted) with O(state=absent).
+  returned: always
+  type: str
+  sample: Completed
+duration:
+  description: Seconds the task spent, waiting included.
+  returned: always
+  type: float
+  sample: 12.5
+hooks_attempted:
+  description: Hooks Velero ran (C(status.hookStatus.hooksAttempted)).
+  returned: when O(state=present)
+  type: int
+  sample: 1
+hooks_failed:
+  description: Hooks that failed (C(status.hookStatus.hooksFailed)).
+  returned: when O(state=present)
+  type: int
+  sample: 0
+warnings:
+  description: The Backup's warning count.
+  returned: when O(state=present)
+  type: int
+  sample: 0
+errors:
+  description: The Backup's error count.
+  returned: when O(state=present)
+  type: int
+  sample: 0
+volumes:
+  description: One entry per PodVolumeBackup.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The PodVolumeBackup's name.
+      type: str
+    pod:
+      description: The pod whose volume was backed up.
+      type: str
+    pod_namespace:
+      description: The pod's namespace.
+      type: str
+    volume:
+      description: The pod volume's name.
+      type: str
+    phase:
+      description: The PodVolumeBackup's phase.
+      type: str
+    bytes:
+      description: Bytes backed up.
+      type: int
+    total_bytes:
+      description: Bytes in the volume.
+      type: int
+    snapshot_id:
+      description: The kopia snapshot id; empty when the volume was empty.
+      type: str
+    message:
+      description: Velero's message, usually set on failure.
+      type: str
+log_lines:
+  description: The error, hook and pod-volume lines of the Backup's log.
+  returned: when the backup failed
+  type: list
+  elements: str
+delete_request:
+  description: The DeleteBackupRequest that was created.
+  returned: when O(state=absent) and the task did not wait
+  type: dict
+"""
+
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
+
+
+def main():
+    module = new_module(
+        argspec(
+            name=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            labels=dict(type="dict"),
+            included_namespaces=dict(type="list", elements="str"),
+            excluded_namespaces=dict(type="list", elements="str"),
+            included_resources=dict(type="list", elements="str"),
+            excluded_resources=dict(type="list", elements="str"),
+            label_selector=dict(type="raw"),
+            ttl=dict(type="str"),
+            storage_location=dict(type="str"),
+            default_volumes_to_fs_backup=dict(type="bool"),
+            snapshot_volumes=dict(type="bool"),
+            hooks=dict(type="dict"),
+            server_timeout=dict(type="int", default=20),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=1800),
+            fail_on_partial=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+        required_if=[("state", "absent", ["name"])],
+    )
+    try:
+        velero = Velero(module)
+        if module.params["state"] == "absent":
+            result = velero_ops.backup_absent(velero, module.params)
+        else:
+            result = velero_ops.backup_present(velero, module.params)
+    except VeleroError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    except HookSpecError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

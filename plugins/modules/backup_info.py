@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) appsnap.velero contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: backup_info
+short_description: Read Velero backups with their pod-volume backups and hook status
+version_added: 0.1.0
+description:
+  - Returns one Backup by name, or the Backups matching a label selector or made by a schedule, each with its
+    PodVolumeBackups and hook counts.
+  - Never fails because nothing was found; RV(backups) is then empty.
+options:
+  name:
+    description: The Backup's name.
+    type: str
+  label_selector:
+    description: Only Backups with these labels, as V(key=value,...) or a dict.
+    type: raw
+  schedule:
+    description: Only Backups made by this Schedule.
+    type: str
+  latest:
+    description: Return only the newest Completed Backup of the selection.
+    type: bool
+    default: false
+  logs:
+    description: Add each Backup's log, fetched through a DownloadRequest.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - appsnap.velero.velero
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying the target.
+    support: full
+    details: Read-only, except the short-lived DownloadRequest that O(logs=true) creates, which is skipped in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+author:
+  - appsnap.velero contributors (@appsnap)
+"""
+
+EXAMPLES = r"""
+- name: The newest completed backup of the nightly schedule
+  appsnap.velero.backup_info:
+    schedule: nightly
+    latest: true
+  register: nightly
+
+- name: One backup with its log
+  appsnap.velero.backup_info:
+    name: db-20261126
+    logs: true
+"""
+
+RETURN = r"""
+backups:
+  description: The Backups found, newest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The Backup's name.
+      type: str
+    result:
+      description: The Backup object.
+      type: dict
+    phase:
+      description: Its phase.
+      type: str
+    hooks_attempted:
+      description: Hooks Velero ran.
+      type: int
+    hooks_failed:
+      description: Hooks that failed.
+      type: int
+    warnings:
+      description: Warning count.
+      type: int
+    errors:
+      description: Error count.
+      type: int
+    volumes:
+      description: Its PodVolumeBackups, with the keys of the volumes returned by M(appsnap.velero.backup).
+      type: list
+      elements: dict
+    log:
+      description: The Backup's log.
+      type: str
+      returned: when O(logs=true) and not in check mode
+"""
+
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops, velero_spec
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
+
+
+def main():
+    module = new_module(
+        argspec(
+            name=dict(type="str"),
+            label_selector=dict(type="raw"),
+            schedule=dict(type="str"),
+            latest=dict(type="bool", default=False),
+            logs=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+        mutually_exclusive=[("name", "label_selector"), ("name", "schedule")],
+    )
+    params = module.params
+    try:
+        velero = Velero(module)
+        backups = velero_ops.find_backups(velero, params["name"], params["label_selector"], params["schedule"])
+        if params["latest"]:
+            newest = velero_spec.latest_completed(backups)
+            backups = [newest] if newest else []
+        backups.sort(key=lambda b: (b.get("metadata") or {}).get("creationTimestamp") or "", reverse=True)
+        details = [velero_ops.backup_details(velero, b, logs=params["logs"] and not module.check_mode) for b in backups]
+    except VeleroError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    except HookSpecError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, backups=details)
+
+
+if __name__ == "__main__":
+    main()

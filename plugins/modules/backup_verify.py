@@ -1,0 +1,187 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) appsnap.velero contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: backup_verify
+short_description: Check a Velero backup against expectations
+version_added: 0.1.0
+description:
+  - Checks the phase, the hooks, the pod volumes that were backed up and their size, the backup's age and its storage
+    location, and fails with the full list of the expectations that are not met.
+options:
+  name:
+    description: The Backup to check. Without it, the newest Completed Backup of O(schedule) or O(label_selector).
+    type: str
+  schedule:
+    description: Check the newest Completed Backup of this Schedule.
+    type: str
+  label_selector:
+    description: Check the newest Completed Backup with these labels.
+    type: raw
+  phase:
+    description: Acceptable phases.
+    type: list
+    elements: str
+    default: [Completed]
+  hooks_failed_zero:
+    description: Expect no failed hook.
+    type: bool
+    default: true
+  min_hooks_attempted:
+    description: Expect at least this many hooks to have run.
+    type: int
+    default: 0
+  volumes:
+    description: Pod volumes that must have been backed up.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The pod volume's name.
+        type: str
+        required: true
+      pod:
+        description: Only this pod's volume.
+        type: str
+      min_bytes:
+        description: The least number of bytes backed up.
+        type: int
+        default: 1
+  max_age:
+    description: The oldest acceptable completion, a Go duration such as V(26h).
+    type: str
+  storage_location_available:
+    description: Expect the backup's storage location to be Available.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - appsnap.velero.velero
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying the target.
+    support: full
+    details: Read-only.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+author:
+  - appsnap.velero contributors (@appsnap)
+"""
+
+EXAMPLES = r"""
+- name: The pg_dump hook ran and the dump volume was captured
+  appsnap.velero.backup_verify:
+    name: "{{ db_backup.result.metadata.name }}"
+    min_hooks_attempted: 1
+    volumes:
+      - name: postgresql-backup
+        min_bytes: 1
+    max_age: 1h
+"""
+
+RETURN = r"""
+verified:
+  description: Whether every expectation was met.
+  returned: always
+  type: bool
+problems:
+  description: The expectations that were not met, as sentences.
+  returned: always
+  type: list
+  elements: str
+  sample: ["volume postgresql-backup was not backed up (no PodVolumeBackup)"]
+name:
+  description: The Backup that was checked.
+  returned: when a backup was found
+  type: str
+phase:
+  description: Its phase.
+  returned: when a backup was found
+  type: str
+hooks_attempted:
+  description: Hooks Velero ran.
+  returned: when a backup was found
+  type: int
+hooks_failed:
+  description: Hooks that failed.
+  returned: when a backup was found
+  type: int
+warnings:
+  description: Warning count.
+  returned: when a backup was found
+  type: int
+errors:
+  description: Error count.
+  returned: when a backup was found
+  type: int
+volumes:
+  description: The backup's PodVolumeBackups, with the keys of the volumes returned by M(appsnap.velero.backup).
+  returned: when a backup was found
+  type: list
+  elements: dict
+result:
+  description: The Backup object.
+  returned: when a backup was found
+  type: dict
+"""
+
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops, velero_spec
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
+
+
+def main():
+    module = new_module(
+        argspec(
+            name=dict(type="str"),
+            schedule=dict(type="str"),
+            label_selector=dict(type="raw"),
+            phase=dict(type="list", elements="str", default=["Completed"]),
+            hooks_failed_zero=dict(type="bool", default=True),
+            min_hooks_attempted=dict(type="int", default=0),
+            volumes=dict(
+                type="list",
+                elements="dict",
+                options=dict(name=dict(type="str", required=True), pod=dict(type="str"), min_bytes=dict(type="int", default=1)),
+            ),
+            max_age=dict(type="str"),
+            storage_location_available=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+        required_one_of=[("name", "schedule", "label_selector")],
+        mutually_exclusive=[("name", "schedule", "label_selector")],
+    )
+    params = module.params
+    try:
+        velero = Velero(module)
+        if params["name"]:
+            backup = velero.get("Backup", params["name"])
+        else:
+            backup = velero_ops.latest_backup(velero, schedule=params["schedule"], label_selector=params["label_selector"])
+        if backup is None:
+            wanted = params["name"] or "a Completed backup of %s" % (params["schedule"] or params["label_selector"])
+            module.fail_json(msg="Verification failed: %s does not exist." % wanted, verified=False, problems=["%s does not exist" % wanted])
+        details = velero_ops.backup_details(velero, backup)
+        location = velero.get("BackupStorageLocation", (backup.get("spec") or {}).get("storageLocation") or velero.default_storage_location())
+        problems = velero_spec.check_expectations(backup, details["volumes"], location, params)
+    except VeleroError as exc:
+        module.fail_json(msg=exc.msg, verified=False, problems=[exc.msg], **exc.result)
+    except HookSpecError as exc:
+        module.fail_json(msg=str(exc), verified=False, problems=[str(exc)])
+    result = dict(details, changed=False, verified=not problems, problems=problems)
+    if problems:
+        module.fail_json(msg="Backup %s failed verification: %s." % (details["name"], "; ".join(problems)), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

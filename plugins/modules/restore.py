@@ -1,0 +1,196 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) appsnap.velero contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: restore
+short_description: Restore a Velero backup and wait for it
+version_added: 0.1.0
+description:
+  - Creates a Velero C(Restore) from a named Backup, from the newest Completed Backup of a Schedule, or from the newest
+    Completed Backup matching a label selector, and waits for it with the watch API.
+  - Refuses a Backup that is not Completed unless O(allow_partial=true).
+  - Returns the PodVolumeRestores. Velero restores file-system-backup data only into pods it creates, so restore into a
+    namespace that was deleted first, or map it to a new one with O(namespace_mapping).
+  - Idempotent by name, like M(appsnap.velero.backup).
+options:
+  name:
+    description: The Restore's name. Without it a name is generated from the backup's name.
+    type: str
+  backup_name:
+    description: The Backup to restore.
+    type: str
+  schedule_name:
+    description: Restore the newest Completed Backup of this Schedule.
+    type: str
+  backup_label_selector:
+    description: Restore the newest Completed Backup with these labels, V(key=value,...) or a dict.
+    type: raw
+  allow_partial:
+    description: Allow restoring a PartiallyFailed Backup.
+    type: bool
+    default: false
+  labels:
+    description: Labels for the Restore object.
+    type: dict
+  included_namespaces:
+    description: Namespaces to restore.
+    type: list
+    elements: str
+  excluded_namespaces:
+    description: Namespaces to leave out.
+    type: list
+    elements: str
+  included_resources:
+    description: Resources to restore.
+    type: list
+    elements: str
+  excluded_resources:
+    description: Resources to leave out.
+    type: list
+    elements: str
+  label_selector:
+    description: Only restore objects with these labels.
+    type: raw
+  namespace_mapping:
+    description: Restore namespace C(key) into namespace C(value).
+    type: dict
+  restore_pvs:
+    description: Restore persistent volumes from snapshots.
+    type: bool
+  existing_resource_policy:
+    description: What to do with objects that already exist.
+    type: str
+    choices: [none, update]
+  hooks:
+    description: Restore spec hooks, passed through as Velero's C(spec.hooks).
+    type: dict
+  server_timeout:
+    description: Seconds to wait for the Velero server to answer the pre-flight ServerStatusRequest.
+    type: int
+    default: 20
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - appsnap.velero.velero
+  - appsnap.velero.velero.wait
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying the target.
+    support: full
+    details: Creates the Restore with a server-side dry run.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+author:
+  - appsnap.velero contributors (@appsnap)
+"""
+
+EXAMPLES = r"""
+- name: Restore the newest nightly backup of the database namespace
+  appsnap.velero.restore:
+    schedule_name: nightly
+    included_namespaces: [db]
+  register: restored
+
+- name: Restore a named backup into a copy of the namespace
+  appsnap.velero.restore:
+    backup_name: db-20261126
+    namespace_mapping:
+      db: db-copy
+"""
+
+RETURN = r"""
+result:
+  description: The Restore object as it ended.
+  returned: always
+  type: dict
+backup_name:
+  description: The Backup that was restored.
+  returned: success
+  type: str
+phase:
+  description: The Restore's phase.
+  returned: always
+  type: str
+duration:
+  description: Seconds the task spent.
+  returned: always
+  type: float
+hooks_attempted:
+  description: Restore hooks Velero ran.
+  returned: always
+  type: int
+hooks_failed:
+  description: Restore hooks that failed.
+  returned: always
+  type: int
+warnings:
+  description: Warning count.
+  returned: always
+  type: int
+errors:
+  description: Error count.
+  returned: always
+  type: int
+volumes:
+  description: One entry per PodVolumeRestore, with the keys of the volumes returned by M(appsnap.velero.backup).
+  returned: always
+  type: list
+  elements: dict
+log_lines:
+  description: The error, hook and pod-volume lines of the Restore's log.
+  returned: when the restore failed
+  type: list
+  elements: str
+"""
+
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
+
+
+def main():
+    module = new_module(
+        argspec(
+            name=dict(type="str"),
+            backup_name=dict(type="str"),
+            schedule_name=dict(type="str"),
+            backup_label_selector=dict(type="raw"),
+            allow_partial=dict(type="bool", default=False),
+            labels=dict(type="dict"),
+            included_namespaces=dict(type="list", elements="str"),
+            excluded_namespaces=dict(type="list", elements="str"),
+            included_resources=dict(type="list", elements="str"),
+            excluded_resources=dict(type="list", elements="str"),
+            label_selector=dict(type="raw"),
+            namespace_mapping=dict(type="dict"),
+            restore_pvs=dict(type="bool"),
+            existing_resource_policy=dict(type="str", choices=["none", "update"]),
+            hooks=dict(type="dict"),
+            server_timeout=dict(type="int", default=20),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=1800),
+            fail_on_partial=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+        required_one_of=[("backup_name", "schedule_name", "backup_label_selector")],
+        mutually_exclusive=[("backup_name", "schedule_name", "backup_label_selector")],
+    )
+    try:
+        result = velero_ops.restore_present(Velero(module), module.params)
+    except VeleroError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    except HookSpecError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

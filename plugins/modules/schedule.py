@@ -1,0 +1,160 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) appsnap.velero contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: schedule
+short_description: Create, update, pause or delete a Velero backup schedule
+version_added: 0.1.0
+description:
+  - Manages a Velero C(Schedule) from a cron expression and the same backup options as M(appsnap.velero.backup).
+  - Idempotent; only the fields given here are compared, since Velero adds defaults of its own. C(--diff) shows the change.
+options:
+  name:
+    description: The Schedule's name.
+    type: str
+    required: true
+  state:
+    description: Whether the schedule should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  schedule:
+    description: A cron expression such as V(0 3 * * *), or V(@every 6h). Required with O(state=present).
+    type: str
+  paused:
+    description: Pause the schedule.
+    type: bool
+    default: false
+  skip_immediately:
+    description: Do not run a backup as soon as the schedule is created or unpaused.
+    type: bool
+  labels:
+    description: Labels for the Schedule object.
+    type: dict
+  included_namespaces:
+    description: Namespaces to back up.
+    type: list
+    elements: str
+  excluded_namespaces:
+    description: Namespaces to leave out.
+    type: list
+    elements: str
+  included_resources:
+    description: Resources to back up.
+    type: list
+    elements: str
+  excluded_resources:
+    description: Resources to leave out.
+    type: list
+    elements: str
+  label_selector:
+    description: Only back up objects with these labels.
+    type: raw
+  ttl:
+    description: How long each backup is kept, a Go duration.
+    type: str
+  storage_location:
+    description: The BackupStorageLocation to write to.
+    type: str
+  default_volumes_to_fs_backup:
+    description: Back up every pod volume with file-system backup.
+    type: bool
+  snapshot_volumes:
+    description: Take volume snapshots of persistent volumes.
+    type: bool
+  hooks:
+    description: Backup spec hooks, as Velero's C(spec.template.hooks).
+    type: dict
+  server_timeout:
+    description: Seconds to wait for the Velero server when the schedule is created.
+    type: int
+    default: 20
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - appsnap.velero.velero
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying the target.
+    support: full
+    details: Writes with a server-side dry run.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
+author:
+  - appsnap.velero contributors (@appsnap)
+"""
+
+EXAMPLES = r"""
+- name: Back up the database namespace every night, keeping a week
+  appsnap.velero.schedule:
+    name: nightly-db
+    schedule: "0 3 * * *"
+    included_namespaces: [db]
+    ttl: 168h
+
+- name: Pause it during maintenance
+  appsnap.velero.schedule:
+    name: nightly-db
+    schedule: "0 3 * * *"
+    included_namespaces: [db]
+    ttl: 168h
+    paused: true
+"""
+
+RETURN = r"""
+result:
+  description: The Schedule object, or null when it is absent.
+  returned: always
+  type: dict
+"""
+
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
+
+
+def main():
+    module = new_module(
+        argspec(
+            name=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            schedule=dict(type="str"),
+            paused=dict(type="bool", default=False),
+            skip_immediately=dict(type="bool"),
+            labels=dict(type="dict"),
+            included_namespaces=dict(type="list", elements="str"),
+            excluded_namespaces=dict(type="list", elements="str"),
+            included_resources=dict(type="list", elements="str"),
+            excluded_resources=dict(type="list", elements="str"),
+            label_selector=dict(type="raw"),
+            ttl=dict(type="str"),
+            storage_location=dict(type="str"),
+            default_volumes_to_fs_backup=dict(type="bool"),
+            snapshot_volumes=dict(type="bool"),
+            hooks=dict(type="dict"),
+            server_timeout=dict(type="int", default=20),
+        ),
+        supports_check_mode=True,
+        required_if=[("state", "present", ["schedule"])],
+    )
+    try:
+        result = velero_ops.schedule_state(Velero(module), module.params)
+    except VeleroError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    except HookSpecError as exc:
+        module.fail_json(msg=str(exc))
+    if not module._diff:
+        result.pop("diff")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pure Velero logic: spec building, phases, summaries, expectations and log parsing."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+
+import pytest
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_spec as vs
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
+
+NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize("phase", ["Completed", "PartiallyFailed", "Failed", "FailedValidation"])
+def test_terminal_phases(phase):
+    assert vs.is_terminal(phase)
+
+
+@pytest.mark.parametrize("phase", [None, "", "New", "Queued", "ReadyToStart", "InProgress", "WaitingForPluginOperations",
+                                   "WaitingForPluginOperationsPartiallyFailed", "Finalizing", "FinalizingPartiallyFailed",
+                                   "Deleting", "SomethingNew"])
+def test_every_other_phase_is_still_running(phase):
+    assert not vs.is_terminal(phase)
+
+
+def test_backup_spec_maps_options_and_drops_unset():
+    spec = vs.backup_spec({
+        "included_namespaces": ["db"], "excluded_resources": ["events"], "label_selector": "app=pg, tier=db",
+        "ttl": "72h", "storage_location": "default", "default_volumes_to_fs_backup": False, "snapshot_volumes": None,
+        "hooks": {"resources": []}, "name": "ignored",
+    })
+    assert spec == {
+        "includedNamespaces": ["db"], "excludedResources": ["events"],
+        "labelSelector": {"matchLabels": {"app": "pg", "tier": "db"}}, "ttl": "72h", "storageLocation": "default",
+        "defaultVolumesToFsBackup": False, "hooks": {"resources": []},
+    }
+
+
+def test_label_selector_forms():
+    assert vs.label_selector({"app": "pg"}) == {"matchLabels": {"app": "pg"}}
+    full = {"matchExpressions": [{"key": "app", "operator": "In", "values": ["pg"]}]}
+    assert vs.label_selector(full) == full
+    assert vs.selector_string({"matchLabels": {"b": "2", "a": "1"}}) == "a=1,b=2"
+    with pytest.raises(HookSpecError, match="key=value"):
+        vs.label_selector("app in (pg)")
+
+
+def test_bad_ttl_and_policy_named():
+    with pytest.raises(HookSpecError, match="'720s'"):
+        vs.backup_spec({"ttl": "720"})
+    with pytest.raises(HookSpecError, match="'none' or 'update'"):
+        vs.restore_spec({"existing_resource_policy": "replace"})
+
+
+def test_restore_spec():
+    assert vs.restore_spec({"backup_name": "b1", "namespace_mapping": {"db": "db2"}, "restore_pvs": True, "existing_resource_policy": "update"}) == {
+        "backupName": "b1", "namespaceMapping": {"db": "db2"}, "restorePVs": True, "existingResourcePolicy": "update",
+    }
+
+
+PVB = {
+    "metadata": {"name": "b1-abc"},
+    "spec": {"pod": {"name": "pg-0", "namespace": "db"}, "volume": "postgresql-backup"},
+    "status": {"phase": "Completed", "snapshotID": "k123", "progress": {"totalBytes": 911, "bytesDone": 911}},
+}
+
+
+def backup(phase="Completed", attempted=1, failed=0, errors=0, completed="2026-11-26T11:30:00Z"):
+    return {
+        "metadata": {"name": "b1"},
+        "spec": {"storageLocation": "default"},
+        "status": {"phase": phase, "hookStatus": {"hooksAttempted": attempted, "hooksFailed": failed}, "errors": errors, "completionTimestamp": completed},
+    }
+
+
+def test_summarize_defaults_missing_counts_to_zero():
+    summary = vs.summarize({"status": {"phase": "Completed"}}, [PVB])
+    assert summary == {
+        "phase": "Completed", "hooks_attempted": 0, "hooks_failed": 0, "warnings": 0, "errors": 0,
+        "volumes": [{"name": "b1-abc", "pod": "pg-0", "pod_namespace": "db", "volume": "postgresql-backup", "phase": "Completed",
+                     "bytes": 911, "total_bytes": 911, "snapshot_id": "k123", "message": ""}],
+    }
+
+
+def test_failure_reason():
+    assert vs.failure_reason(vs.summarize(backup()), True) is None
+    assert "PartiallyFailed" in vs.failure_reason(vs.summarize(backup("PartiallyFailed", failed=1, errors=1)), True)
+    assert vs.failure_reason(vs.summarize(backup("PartiallyFailed")), False) is None
+    assert "FailedValidation" in vs.failure_reason(vs.summarize(backup("FailedValidation")), False)
+
+
+AVAILABLE = {"status": {"phase": "Available"}}
+
+
+def test_expectations_met():
+    volumes = vs.volume_entries([PVB])
+    expect = {"min_hooks_attempted": 1, "volumes": [{"name": "postgresql-backup", "min_bytes": 1}], "max_age": "1h"}
+    assert vs.check_expectations(backup(), volumes, AVAILABLE, expect, now=NOW) == []
+
+
+def test_expectations_lists_every_problem():
+    volumes = vs.volume_entries([dict(PVB, status={"phase": "Failed", "message": "kopia: no space"})])
+    expect = {
+        "min_hooks_attempted": 2,
+        "volumes": [{"name": "postgresql-backup", "min_bytes": 1}, {"name": "data", "min_bytes": 1}],
+        "max_age": "10m",
+    }
+    problems = vs.check_expectations(backup("PartiallyFailed", failed=1), volumes, {"status": {"phase": "Unavailable"}}, expect, now=NOW)
+    assert problems == [
+        "backup b1 is in phase PartiallyFailed, expected Completed",
+        "1 of 1 hook(s) failed",
+        "1 hook(s) ran, expected at least 2",
+        "volume postgresql-backup of pod pg-0 is Failed: kopia: no space",
+        "volume data was not backed up (no PodVolumeBackup); check the backup.velero.io/backup-volumes annotation",
+        "backup b1 completed 1800s ago, older than max_age 10m",
+        "storage location default is Unavailable, not Available",
+    ]
+
+
+def test_expectation_min_bytes():
+    volumes = vs.volume_entries([PVB])
+    problems = vs.check_expectations(backup(), volumes, AVAILABLE, {"volumes": [{"name": "postgresql-backup", "min_bytes": 4096}]}, now=NOW)
+    assert problems == ["volume postgresql-backup of pod pg-0 holds 911 bytes, expected at least 4096"]
+
+
+def test_latest_completed_ignores_other_phases():
+    objs = [
+        {"metadata": {"name": "a"}, "status": {"phase": "Completed", "completionTimestamp": "2026-11-26T10:00:00Z"}},
+        {"metadata": {"name": "b"}, "status": {"phase": "Failed", "completionTimestamp": "2026-11-26T11:00:00Z"}},
+        {"metadata": {"name": "c"}, "status": {"phase": "Completed", "completionTimestamp": "2026-11-26T10:30:00Z"}},
+        {"metadata": {"name": "d"}, "status": {"phase": "InProgress"}},
+    ]
+    assert vs.latest_completed(objs)["metadata"]["name"] == "c"
+    assert vs.latest_completed([]) is None
+
+
+def test_duration_seconds():
+    assert vs.duration_seconds("1h30m") == 5400
+    assert vs.duration_seconds("250ms") == 0.25
+
+
+LOG = "\n".join([
+    'time="2026-11-26T11:00:00Z" level=info msg="Backing up item" backup=velero/b1 logSource="pkg/backup/item_backupper.go:180"',
+    'time="2026-11-26T11:00:01Z" level=info msg="running exec hook" backup=velero/b1 hookCommand="[/bin/bash -c pg_dump]" hookName=<from-annotation>',
+    'time="2026-11-26T11:00:02Z" level=error msg="Error executing hook" backup=velero/b1 error="command terminated with exit code 1" '
+    'hookName=<from-annotation> hookPhase=pre',
+    'time="2026-11-26T11:00:03Z" level=warning msg="Timed out waiting for pod volume backup" backup=velero/b1',
+    'time="2026-11-26T11:00:04Z" level=warning msg="unrelated warning" backup=velero/b1',
+])
+
+
+def test_relevant_log_lines_keep_errors_and_hook_or_volume_warnings():
+    lines = vs.relevant_log_lines(LOG)
+    assert len(lines) == 2
+    assert "Error executing hook" in lines[0] and "exit code 1" in lines[0]
+    assert "pod volume backup" in lines[1]
+
+
+def test_parse_log_line_unquotes():
+    fields = vs.parse_log_line(LOG.splitlines()[2])
+    assert fields["level"] == "error"
+    assert fields["error"] == "command terminated with exit code 1"
+    assert fields["hookPhase"] == "pre"
