@@ -48,7 +48,7 @@ class Kubectl:
         if namespace:
             cmd += ["--namespace", namespace]
         cmd += list(args)
-        proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, check=False)
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"kubectl {' '.join(args)} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
