@@ -19,6 +19,8 @@ VELERO="$VELERO_BIN_DIR/velero"
 KUBECTL="${KUBECTL:-$(command -v kubectl || ls -1 "$APPSNAP_CACHE"/bin/k8s-v*/kubectl 2>/dev/null | tail -1)}"
 [ -x "$KUBECTL" ] || die "kubectl not found (set KUBECTL)"
 k() { "$KUBECTL" "$@"; }
+for _ in $(seq 1 60); do k --request-timeout=3s get --raw /readyz >/dev/null 2>&1 && break; sleep 1; done
+k --request-timeout=5s get --raw /readyz >/dev/null || die "apiserver not ready (KUBECONFIG=$KUBECONFIG)"
 
 # 1. binaries and images (images must already be in containerd k8s.io: nothing is ever pulled)
 [ -x "$VELERO" ] || "$VELERO_LAB_DIR/build.sh" velero
@@ -57,7 +59,7 @@ else
     --secret-file "$CREDS" \
     --use-volume-snapshots=false \
     --use-node-agent \
-    --backup-location-config "region=$MINIO_REGION,s3ForcePathStyle=\"true\",s3Url=http://$MINIO_ADDR" \
+    --backup-location-config "region=$MINIO_REGION,s3ForcePathStyle=true,s3Url=http://$MINIO_ADDR" \
     --kubelet-root-dir "$KUBELET_ROOT_DIR" \
     --wait
 fi

@@ -17,7 +17,7 @@ minio_pid() {  # prints the pid if the pid file points at a live minio process
   echo "$pid"
 }
 
-live() { curl -fsS -m 2 -o /dev/null "http://$MINIO_ADDR/minio/health/live"; }
+live() { curl -fs -m 2 -o /dev/null "http://$MINIO_ADDR/minio/health/live"; }
 
 make_bucket() {
   # S3 CreateBucket, signed with SigV4 by curl itself (no mc / aws CLI needed).
