@@ -25,6 +25,6 @@ MINIO_USER="${APPSNAP_MINIO_USER:-minio}"
 MINIO_PASSWORD="${APPSNAP_MINIO_PASSWORD:-minio123}"
 MINIO_REGION=minio
 VELERO_BUCKET=velero
-VELERO_NS=velero
+VELERO_NS="${APPSNAP_VELERO_NS:-velero}"
 say() { printf '[velero-lab %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }

@@ -9,6 +9,7 @@
 # Env: KUBECONFIG (default /var/lib/appsnap-lab/admin.kubeconfig), APPSNAP_CACHE,
 #      APPSNAP_MINIO_ADDR (default 10.88.0.1:9000), APPSNAP_KUBELET_ROOT_DIR (default /var/lib/appsnap-lab/kubelet),
 #      APPSNAP_CTR_ADDRESS (default /run/appsnap-lab/containerd/containerd.sock),
+#      APPSNAP_VELERO_NS (default velero), APPSNAP_VELERO_PREFIX (bucket prefix, optional),
 #      VELERO_REINSTALL=1 (run `velero install` even if already installed).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -51,7 +52,9 @@ if [ "${VELERO_REINSTALL:-0}" != 1 ] && [ "$cur_img" = "$VELERO_IMAGE" ] && [ "$
   say "velero already installed ($VELERO_IMAGE, $PLUGIN_IMAGE); skipping velero install"
 else
   say "velero install (image $VELERO_IMAGE, plugin $PLUGIN_IMAGE, s3Url http://$MINIO_ADDR)"
-  "$VELERO" install \
+  extra=()
+  [ -n "${APPSNAP_VELERO_PREFIX:-}" ] && extra+=(--prefix "$APPSNAP_VELERO_PREFIX")
+  "$VELERO" install --namespace "$VELERO_NS" "${extra[@]}" \
     --provider aws \
     --plugins "$PLUGIN_IMAGE" \
     --image "$VELERO_IMAGE" \
