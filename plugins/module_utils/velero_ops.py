@@ -187,11 +187,12 @@ def schedule_state(velero, params):
         velero.delete("Schedule", name)
         return {"changed": True, "result": existing, "diff": {"before": existing.get("spec"), "after": {}}}
     desired = {"schedule": params["schedule"], "template": velero_spec.backup_spec(params), "paused": bool(params["paused"])}
-    if params.get("skip_immediately") is not None:
-        desired["skipImmediately"] = params["skip_immediately"]
+    # Velero consumes skipImmediately (resets it to false) once it has skipped, so it is
+    # sent when the schedule starts running (created or unpaused) and never compared.
+    skip = {} if params.get("skip_immediately") is None else {"skipImmediately": params["skip_immediately"]}
     if existing is None:
         velero.preflight(desired["template"].get("storageLocation"), server_timeout=params["server_timeout"])
-        created = velero.create({"kind": "Schedule", "metadata": {"name": name, "labels": params.get("labels") or {}}, "spec": desired})
+        created = velero.create({"kind": "Schedule", "metadata": {"name": name, "labels": params.get("labels") or {}}, "spec": dict(desired, **skip)})
         return {"changed": True, "result": created, "diff": {"before": {}, "after": desired}}
     spec = existing.get("spec") or {}
     # Compare only what we set: Velero and the API server add defaults of their own.
@@ -203,5 +204,7 @@ def schedule_state(velero, params):
         patch["template"] = desired["template"]
     if not patch:
         return {"changed": False, "result": existing, "diff": {"before": before, "after": before}}
+    if patch.get("paused") is False:
+        patch.update(skip)
     patched = velero.patch("Schedule", name, {"spec": patch})
     return {"changed": True, "result": patched, "diff": {"before": before, "after": desired}}

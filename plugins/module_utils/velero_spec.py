@@ -111,9 +111,22 @@ def restore_spec(params):
     return spec
 
 
+# metav1.Duration fields come back normalised ("24h" is stored as "24h0m0s").
+DURATION_FIELDS = ("ttl",)
+
+
+def _same(key, wanted, actual):
+    if key in DURATION_FIELDS and wanted is not None and actual is not None:
+        try:
+            return duration_seconds(wanted) == duration_seconds(actual)
+        except HookSpecError:
+            return False
+    return wanted == actual
+
+
 def spec_differences(desired, actual):
     """Fields of desired whose value differs from actual (Velero may add defaults we did not ask for)."""
-    return sorted(key for key, value in desired.items() if (actual or {}).get(key) != value)
+    return sorted(key for key, value in desired.items() if not _same(key, value, (actual or {}).get(key)))
 
 
 def volume_entries(items):
@@ -148,8 +161,9 @@ def summarize(obj, volume_items=None):
         "phase": status.get("phase") or "New",
         "hooks_attempted": int(hook_status.get("hooksAttempted") or 0),
         "hooks_failed": int(hook_status.get("hooksFailed") or 0),
-        "warnings": int(status.get("warnings") or 0),
-        "errors": int(status.get("errors") or 0),
+        # Not "warnings": Ansible reserves that result key for a list of messages.
+        "warning_count": int(status.get("warnings") or 0),
+        "error_count": int(status.get("errors") or 0),
         "volumes": volume_entries(volume_items),
     }
 
@@ -160,7 +174,7 @@ def failure_reason(summary, fail_on_partial):
     if phase in FAILED_PHASES:
         return "ended in phase %s" % phase
     if phase == "PartiallyFailed" and fail_on_partial:
-        return "ended PartiallyFailed with %d error(s) and %d failed hook(s)" % (summary["errors"], summary["hooks_failed"])
+        return "ended PartiallyFailed with %d error(s) and %d failed hook(s)" % (summary["error_count"], summary["hooks_failed"])
     return None
 
 

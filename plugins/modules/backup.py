@@ -138,13 +138,13 @@ hooks_failed:
   returned: when O(state=present)
   type: int
   sample: 0
-warnings:
-  description: The Backup's warning count.
+warning_count:
+  description: Velero's warning count (C(status.warnings)); named so because Ansible reserves C(warnings).
   returned: when O(state=present)
   type: int
   sample: 0
-errors:
-  description: The Backup's error count.
+error_count:
+  description: Velero's error count (C(status.errors)).
   returned: when O(state=present)
   type: int
   sample: 0

@@ -84,11 +84,11 @@ backups:
     hooks_failed:
       description: Hooks that failed.
       type: int
-    warnings:
-      description: Warning count.
+    warning_count:
+      description: Velero's warning count (C(status.warnings)); named so because Ansible reserves C(warnings).
       type: int
-    errors:
-      description: Error count.
+    error_count:
+      description: Velero's error count (C(status.errors)).
       type: int
     volumes:
       description: Its PodVolumeBackups, with the keys of the volumes returned by M(appsnap.velero.backup).

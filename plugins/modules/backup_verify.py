@@ -114,12 +114,12 @@ hooks_failed:
   description: Hooks that failed.
   returned: when a backup was found
   type: int
-warnings:
-  description: Warning count.
+warning_count:
+  description: Velero's warning count (C(status.warnings)); named so because Ansible reserves C(warnings).
   returned: when a backup was found
   type: int
-errors:
-  description: Error count.
+error_count:
+  description: Velero's error count (C(status.errors)).
   returned: when a backup was found
   type: int
 volumes:

@@ -130,12 +130,12 @@ hooks_failed:
   description: Restore hooks that failed.
   returned: always
   type: int
-warnings:
-  description: Warning count.
+warning_count:
+  description: Velero's warning count (C(status.warnings)); named so because Ansible reserves C(warnings).
   returned: always
   type: int
-errors:
-  description: Error count.
+error_count:
+  description: Velero's error count (C(status.errors)).
   returned: always
   type: int
 volumes:

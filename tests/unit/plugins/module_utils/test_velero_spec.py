@@ -80,7 +80,7 @@ def backup(phase="Completed", attempted=1, failed=0, errors=0, completed="2026-1
 def test_summarize_defaults_missing_counts_to_zero():
     summary = vs.summarize({"status": {"phase": "Completed"}}, [PVB])
     assert summary == {
-        "phase": "Completed", "hooks_attempted": 0, "hooks_failed": 0, "warnings": 0, "errors": 0,
+        "phase": "Completed", "hooks_attempted": 0, "hooks_failed": 0, "warning_count": 0, "error_count": 0,
         "volumes": [{"name": "b1-abc", "pod": "pg-0", "pod_namespace": "db", "volume": "postgresql-backup", "phase": "Completed",
                      "bytes": 911, "total_bytes": 911, "snapshot_id": "k123", "message": ""}],
     }
@@ -165,3 +165,11 @@ def test_parse_log_line_unquotes():
     assert fields["level"] == "error"
     assert fields["error"] == "command terminated with exit code 1"
     assert fields["hookPhase"] == "pre"
+
+
+def test_spec_differences_ignores_server_defaults_and_duration_spelling():
+    desired = {"ttl": "24h", "includedNamespaces": ["db"]}
+    actual = {"ttl": "24h0m0s", "includedNamespaces": ["db"], "csiSnapshotTimeout": "10m0s", "hooks": {}}
+    assert vs.spec_differences(desired, actual) == []
+    assert vs.spec_differences(dict(desired, ttl="48h"), actual) == ["ttl"]
+    assert vs.spec_differences({"includedNamespaces": ["db", "x"]}, actual) == ["includedNamespaces"]
