@@ -1,0 +1,107 @@
+"""Each pre-flight failure, produced for real, fails before any write with a message that names the fix."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+import yaml
+from velero_lab import wait_until
+
+
+def test_missing_storage_location(run_module, velero_ready):
+    result = run_module("backup", {"name": "pf-" + uuid.uuid4().hex[:6], "storage_location": "no-such-location"})
+    assert result["failed"] is True
+    assert "BackupStorageLocation 'no-such-location' does not exist" in result["msg"] and "default" in result["msg"]
+
+
+def test_unavailable_storage_location(run_module, velero_ready):
+    kubectl = velero_ready
+    default = kubectl.json("-n", "velero", "get", "bsl", "default")
+    spec = dict(default["spec"], default=False)
+    spec["objectStorage"] = dict(spec["objectStorage"], bucket="appsnap-no-such-bucket")
+    name = "pf-missing-bucket"
+    bsl = {"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation", "metadata": {"name": name, "namespace": "velero"}, "spec": spec}
+    kubectl.run("apply", "-f", "-", input=json.dumps(bsl))
+    try:
+        kubectl.run("-n", "velero", "wait", "--for=jsonpath={.status.phase}=Unavailable", "bsl/" + name, "--timeout=180s")
+        backup = "pf-" + uuid.uuid4().hex[:6]
+        result = run_module("backup", {"name": backup, "storage_location": name})
+        assert result["failed"] is True
+        assert "BackupStorageLocation 'pf-missing-bucket' is Unavailable" in result["msg"] and "bucket" in result["msg"]
+        assert kubectl.run("-n", "velero", "get", "backup", backup, check=False).returncode != 0
+    finally:
+        kubectl.run("-n", "velero", "delete", "bsl", name, check=False)
+
+
+def test_velero_server_down(run_module, velero_ready):
+    kubectl = velero_ready
+    kubectl.run("-n", "velero", "scale", "deploy/velero", "--replicas=0")
+    try:
+        wait_until(lambda: not kubectl.json("-n", "velero", "get", "pods", "-l", "deploy=velero")["items"], 120, "velero pod gone")
+        backup = "pf-" + uuid.uuid4().hex[:6]
+        started = time.monotonic()
+        result = run_module("backup", {"name": backup, "server_timeout": 5})
+        assert result["failed"] is True
+        assert "The Velero server is not answering" in result["msg"] and "kubectl -n velero logs deploy/velero" in result["msg"]
+        assert time.monotonic() - started < 60
+        assert kubectl.run("-n", "velero", "get", "backup", backup, check=False).returncode != 0
+        check = run_module("backup", {"name": backup}, check=True)
+        assert check["failed"] is True and "no available replica" in check["msg"]
+    finally:
+        kubectl.run("-n", "velero", "scale", "deploy/velero", "--replicas=1")
+        kubectl.run("-n", "velero", "rollout", "status", "deploy/velero", "--timeout=180s")
+        kubectl.run("-n", "velero", "wait", "--for=jsonpath={.status.phase}=Available", "bsl/default", "--timeout=180s")
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def cluster_without_velero(kubectl):
+    """A throwaway API server: the lab's own binary and certificates, an empty etcd prefix, so no velero.io CRDs."""
+    lab_apiserver = subprocess.run(["pgrep", "-f", "-o", "kube-apiserver --"], capture_output=True, text=True, check=False).stdout.split()
+    if not lab_apiserver:
+        pytest.fail("the lab's kube-apiserver is not running")
+    with open("/proc/%s/cmdline" % lab_apiserver[0], "rb") as handle:
+        argv = [a.decode() for a in handle.read().split(b"\0") if a]
+    port = _free_port()
+    prefix = "/appsnap-throwaway-%s" % uuid.uuid4().hex[:8]
+    drop = ("--secure-port=", "--bind-address=", "--etcd-prefix=")
+    argv = [a for a in argv if not a.startswith(drop)] + ["--secure-port=%d" % port, "--bind-address=127.0.0.1", "--etcd-prefix=" + prefix]
+    workdir = tempfile.mkdtemp(prefix="appsnap-throwaway-")
+    log = open(os.path.join(workdir, "apiserver.log"), "w")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with open(kubectl.kubeconfig) as handle:
+            config = yaml.safe_load(handle)
+        for cluster in config["clusters"]:
+            cluster["cluster"]["server"] = "https://127.0.0.1:%d" % port
+            # The serving certificate names the node address, not loopback.
+            cluster["cluster"]["tls-server-name"] = "kubernetes"
+        kubeconfig = os.path.join(workdir, "kubeconfig")
+        with open(kubeconfig, "w") as handle:
+            yaml.safe_dump(config, handle)
+        wait_until(lambda: subprocess.run([kubectl.binary, "--kubeconfig", kubeconfig, "get", "--raw", "/readyz"],
+                                          capture_output=True, check=False).returncode == 0, 90, "throwaway apiserver ready")
+        yield kubeconfig
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_velero_not_installed(run_module, cluster_without_velero):
+    result = run_module("backup", {"name": "pf-none"}, env={"K8S_AUTH_KUBECONFIG": cluster_without_velero})
+    assert result["failed"] is True
+    assert result["msg"].startswith("Velero is not installed") and "velero install" in result["msg"]
+    info = run_module("backup_info", {"name": "pf-none"}, env={"K8S_AUTH_KUBECONFIG": cluster_without_velero})
+    assert info["failed"] is True and "Velero is not installed" in info["msg"]
