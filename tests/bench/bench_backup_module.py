@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark: appsnap.velero.backup (through ansible-playbook) against `velero backup create --wait`.
+
+    tests/bench/bench_backup_module.py [--pairs 5]
+
+Needs the lab (lab/lab up) and the collection laid out (source tests/lib.sh;
+layout_collection). In one run it deploys the seed's hooked Postgres into a
+namespace, then alternates the two ways of backing it up, and prints the
+median ratio of wall times (module / CLI) and the module's return latency:
+the task's end minus the Backup's completionTimestamp (1 s resolution).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import datetime
+import glob
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration", "modules"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "build", "collections"))
+
+import velero_lab  # noqa: E402
+
+KUBECONFIG = os.environ.get("APPSNAP_LAB_KUBECONFIG", "/var/lib/appsnap-lab/admin.kubeconfig")
+CACHE = os.environ.get("APPSNAP_CACHE", os.path.expanduser("~/.cache/appsnap"))
+KUBECTL = sorted(glob.glob(os.path.join(CACHE, "bin", "k8s-v*", "kubectl")))[-1]
+VELERO = sorted(glob.glob(os.path.join(CACHE, "bin", "velero-v*", "velero")))[-1]
+
+PLAYBOOK = """
+- name: One Velero backup
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Back up the namespace
+      appsnap.velero.backup:
+        name: "{{ bench_name }}"
+        included_namespaces: ["{{ bench_namespace }}"]
+        ttl: 1h
+"""
+
+
+class Kubectl(object):
+    kubeconfig = KUBECONFIG
+
+    def run(self, *args, **kwargs):
+        cmd = [KUBECTL, "--kubeconfig", KUBECONFIG]
+        if kwargs.get("namespace"):
+            cmd += ["--namespace", kwargs["namespace"]]
+        return subprocess.run(cmd + list(args), input=kwargs.get("input"), capture_output=True, text=True, check=kwargs.get("check", True))
+
+
+def parse_time(text):
+    return datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+
+
+def run_module(playbook, namespace, name):
+    env = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    start = time.monotonic()
+    proc = subprocess.run(["ansible-playbook", playbook, "-e", "bench_name=%s" % name, "-e", "bench_namespace=%s" % namespace],
+                          env=env, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - start
+    task = json.loads(proc.stdout)["plays"][0]["tasks"][0]
+    result = task["hosts"]["localhost"]
+    if result.get("failed"):
+        raise SystemExit("module failed: %s" % result.get("msg"))
+    latency = (parse_time(task["task"]["duration"]["end"]) - parse_time(result["result"]["status"]["completionTimestamp"])).total_seconds()
+    return wall, latency, result["duration"]
+
+
+def run_cli(namespace, name):
+    start = time.monotonic()
+    subprocess.run([VELERO, "--kubeconfig", KUBECONFIG, "backup", "create", name, "--include-namespaces", namespace, "--ttl", "1h", "--wait"],
+                   capture_output=True, text=True, check=True)
+    return time.monotonic() - start
+
+
+def main():
+    pairs = int(sys.argv[sys.argv.index("--pairs") + 1]) if "--pairs" in sys.argv else 5
+    kubectl = Kubectl()
+    namespace = velero_lab.new_namespace(kubectl, "bench")
+    try:
+        velero_lab.apply(kubectl, namespace, velero_lab.hooked_postgres())
+        kubectl.run("rollout", "status", "statefulset/postgresql", "--timeout=300s", namespace=namespace)
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+            handle.write(PLAYBOOK)
+        ratios, latencies = [], []
+        for index in range(pairs):
+            tag = uuid.uuid4().hex[:6]
+            module_wall, latency, in_module = run_module(handle.name, namespace, "bench-mod-%s" % tag)
+            cli_wall = run_cli(namespace, "bench-cli-%s" % tag)
+            ratios.append(module_wall / cli_wall)
+            latencies.append(latency)
+            print("pair %d: module %.2fs (%.2fs inside the module, return latency %.1fs), velero CLI %.2fs, ratio %.3f"
+                  % (index + 1, module_wall, in_module, latency, cli_wall, ratios[-1]))
+        print("machine: %s, %d cores" % (platform.machine(), os.cpu_count()))
+        print("median wall-time ratio module/CLI over %d pairs: %.3f (target <= 1.10)" % (pairs, statistics.median(ratios)))
+        print("median module return latency after completionTimestamp: %.1fs (max %.1fs; target <= 1s)" % (statistics.median(latencies), max(latencies)))
+    finally:
+        kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+if __name__ == "__main__":
+    main()
