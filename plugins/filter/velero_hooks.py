@@ -60,6 +60,11 @@ def pg_dump_hook(
     return hooks.pg_dump_hook(database, path, user_env, password_env, host, port, format, jobs, timeout, on_error, container)
 
 
+@_filter_errors
+def pg_shell(script, user_env="POSTGRES_USER", password_env="POSTGRES_PASSWORD", host="127.0.0.1", port=5432):
+    return hooks.pg_shell(script, user_env, password_env, host, port)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -67,4 +72,5 @@ class FilterModule(object):
             "backup_volume": backup_volume,
             "restore_hooks": restore_hooks,
             "pg_dump_hook": pg_dump_hook,
+            "pg_shell": pg_shell,
         }

@@ -478,6 +478,27 @@ def restore_hooks(manifests, post=None, init=None, workload_name=None, workload_
 # ---------------------------------------------------------------------------
 
 
+def _required_env(name):
+    """A shell expansion of a container variable that fails, naming it, when it is unset."""
+    return '"${%s:?%s is not set in the container}"' % (name, name)
+
+
+def pg_shell(script, user_env="POSTGRES_USER", password_env="POSTGRES_PASSWORD", host="127.0.0.1", port=5432):
+    """A ``bash -c`` command line that runs ``script`` with libpq's PG* variables taken from the container.
+
+    Meant for kubernetes.core.k8s_exec, whose command is split with shlex:
+    only variable names leave the controller, never the credentials.
+    """
+    if not isinstance(script, str) or not script.strip():
+        raise HookSpecError("script must be a non-empty shell command, got %r." % (script,))
+    validate_env_name(user_env, "user_env")
+    validate_env_name(password_env, "password_env")
+    if isinstance(port, bool) or not str(port).isdigit() or not 1 <= int(port) <= 65535:
+        raise HookSpecError("port must be an integer between 1 and 65535, got %r." % (port,))
+    prefix = "export PGPASSWORD=%s PGUSER=%s PGHOST=%s PGPORT=%d;" % (_required_env(password_env), _required_env(user_env), shlex.quote(host), int(port))
+    return "bash -c " + shlex.quote(prefix + " " + script)
+
+
 def pg_dump_hook(
     database,
     path="/backup/backup.sql",
@@ -546,8 +567,7 @@ def pg_dump_hook(
             'tmp="${target}.tmp.$$"',
             'trap \'rm -rf -- "$tmp"\' EXIT',
             'rm -rf -- "$tmp"',
-            'PGPASSWORD="${%s:?%s is not set in the container}" %s --username="${%s:?%s is not set in the container}" --file="$tmp"'
-            % (password_env, password_env, quoted, user_env, user_env),
+            'PGPASSWORD=%s %s --username=%s --file="$tmp"' % (_required_env(password_env), quoted, _required_env(user_env)),
             # A directory dump cannot be renamed over an existing directory,
             # so the previous dump is moved aside first and removed last.
             'if [ -d "$target" ]; then mv -- "$target" "$tmp.old"; mv -- "$tmp" "$target"; rm -rf -- "$tmp.old";'

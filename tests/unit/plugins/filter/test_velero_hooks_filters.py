@@ -200,3 +200,15 @@ def test_input_never_mutated_on_error():
     with pytest.raises(AnsibleFilterError):
         F["backup_volume"](obj, "dump", "/dump", container="nope")
     assert obj == before
+
+
+def test_pg_shell_exports_credentials_from_the_container():
+    import shlex
+
+    command = F["pg_shell"]("psql -c 'SELECT 1'", user_env="DB_USER", port=5433)
+    argv = shlex.split(command)
+    assert argv[:2] == ["bash", "-c"] and len(argv) == 3
+    assert argv[2] == ('export PGPASSWORD="${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is not set in the container}" '
+                       'PGUSER="${DB_USER:?DB_USER is not set in the container}" PGHOST=127.0.0.1 PGPORT=5433; psql -c \'SELECT 1\'')
+    with pytest.raises(AnsibleFilterError, match="environment variable name"):
+        F["pg_shell"]("true", password_env="$(id)")
