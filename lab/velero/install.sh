@@ -50,6 +50,16 @@ cur_plugins=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.s
 have_na=$(k -n "$VELERO_NS" get ds node-agent -o name 2>/dev/null || true)
 if [ "${VELERO_REINSTALL:-0}" != 1 ] && [ "$cur_img" = "$VELERO_IMAGE" ] && [ "$cur_plugins" = "$PLUGIN_IMAGE" ] && [ -n "$have_na" ]; then
   say "velero already installed ($VELERO_IMAGE, $PLUGIN_IMAGE); skipping velero install"
+elif [ "${VELERO_REINSTALL:-0}" != 1 ] && [ -n "$cur_img" ] && [ -n "$have_na" ]; then
+  # Installed with other images: `velero install` leaves existing objects alone, so
+  # upgrade the way Velero's upgrade docs do (CRDs, then images).
+  say "velero installed with $cur_img / $cur_plugins; upgrading to $VELERO_IMAGE / $PLUGIN_IMAGE"
+  "$VELERO" install --crds-only --dry-run -o yaml | k apply -f - >/dev/null
+  init_name=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.initContainers[0].name}')
+  k -n "$VELERO_NS" set image deploy/velero "velero=$VELERO_IMAGE" ${init_name:+"$init_name=$PLUGIN_IMAGE"}
+  k -n "$VELERO_NS" set image ds/node-agent "node-agent=$VELERO_IMAGE"
+  k -n "$VELERO_NS" rollout status deploy/velero --timeout=120s
+  k -n "$VELERO_NS" rollout status ds/node-agent --timeout=120s
 else
   say "velero install (image $VELERO_IMAGE, plugin $PLUGIN_IMAGE, s3Url http://$MINIO_ADDR)"
   extra=()
