@@ -1,4 +1,5 @@
 """Fixtures of the lab cluster tests; lab access (kubectl, skip-or-fail) is in tests/integration/conftest.py."""
+import time
 import uuid
 
 import pytest
