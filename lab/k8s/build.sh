@@ -34,7 +34,7 @@ if [ -x "$out/crictl" ]; then echo "[k8s build] crictl $CRICTL_V: cached"
 else
   echo "[k8s build] crictl $CRICTL_V: building ($(date -u +%T))"
   t0=$(date +%s)
-  GOFLAGS= GOBIN="$out" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_V" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_V"
+  GOFLAGS="" GOBIN="$out" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_V" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_V"
   echo "[k8s build] crictl $CRICTL_V: done in $(( $(date +%s) - t0 ))s"
 fi
 echo "$out"
