@@ -6,7 +6,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 APPSNAP_CACHE=${APPSNAP_CACHE:-$HOME/.cache/appsnap}
 export GOCACHE=$APPSNAP_CACHE/go-build GOMODCACHE=$APPSNAP_CACHE/gomod
-export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
+# go.mod and go.sum are committed and complete: never let the build modify them
+export GOFLAGS=-mod=readonly CGO_ENABLED=0 GOTOOLCHAIN=local
 V=$(grep -oE "k8s.io/kubernetes v1\.[0-9]+\.[0-9]+" "$here/go.mod" | head -1 | sed "s/.* v//")
 [ -n "$V" ] || { echo "[k8s build] cannot read k8s.io/kubernetes version from go.mod" >&2; exit 1; }
 MINOR=$(echo "$V" | cut -d. -f2)
