@@ -10,7 +10,8 @@
 5. The restored pod's /backup/backup.sql has the dump's content and mtime.
 
 Needs the lab (``lab/lab up``: cluster, Velero, MinIO). Skips when the lab is not
-reachable, fails instead when APPSNAP_REQUIRE_LAB=1. APPSNAP_KEEP=1 keeps the
+reachable, fails instead when APPSNAP_REQUIRE_LAB=1. Honours APPSNAP_LAB_KUBECONFIG /
+APPSNAP_LAB_KUBECTL like tests/integration/conftest.py (then KUBECONFIG / KUBECTL). APPSNAP_KEEP=1 keeps the
 namespace, backup and restore for inspection.
 """
 
@@ -31,7 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 FIXTURE = os.path.join(HERE, "fixtures", "postgres-deployment-pgdump.yaml")
 CACHE = os.environ.get("APPSNAP_CACHE", os.path.expanduser("~/.cache/appsnap"))
-KUBECONFIG = os.environ.get("KUBECONFIG") or "/var/lib/appsnap-lab/admin.kubeconfig"
+KUBECONFIG = (os.environ.get("APPSNAP_LAB_KUBECONFIG") or os.environ.get("KUBECONFIG")
+              or "/var/lib/appsnap-lab/admin.kubeconfig")
 VELERO_NS = "velero"
 POD = "app-direct-postgresql-0"
 CONTAINER = "app-direct-postgresql"
@@ -58,13 +60,16 @@ def _find_velero():
 
 
 def _find_kubectl():
-    if os.environ.get("KUBECTL"):
-        return os.environ["KUBECTL"]
+    for var in ("APPSNAP_LAB_KUBECTL", "KUBECTL"):
+        if os.environ.get(var):
+            return os.environ[var]
+    found = sorted(glob.glob(os.path.join(CACHE, "bin", "k8s-v*", "kubectl")))
+    if found:
+        return found[-1]
     for d in os.environ.get("PATH", "").split(os.pathsep):
         if os.access(os.path.join(d, "kubectl"), os.X_OK):
             return os.path.join(d, "kubectl")
-    found = sorted(glob.glob(os.path.join(CACHE, "bin", "k8s-v*", "kubectl")))
-    return found[-1] if found else None
+    return None
 
 
 VELERO = _find_velero()
