@@ -252,14 +252,33 @@ def parse_log_line(line):
     return fields
 
 
+# Fields that make a line long without explaining the failure (hookCommand repeats the whole script).
+_NOISY_FIELDS = ("hookCommand", "logSource", "time")
+
+
+def _compact(fields):
+    parts = []
+    for key, value in fields.items():
+        if key in _NOISY_FIELDS:
+            continue
+        value = value.replace("\\n", " ").strip()
+        parts.append('%s="%s"' % (key, value) if (" " in value or not value) else "%s=%s" % (key, value))
+    return " ".join(parts)
+
+
 def relevant_log_lines(text, limit=40):
-    """The lines of a Velero backup/restore log that explain a failure: errors, hook and pod-volume problems."""
+    """The lines of a Velero backup/restore log that explain a failure.
+
+    Errors, hook and pod-volume warnings, and the hooks' own non-empty
+    stderr, which Velero logs at info level (that is where pg_dump says why).
+    """
     lines = []
     for line in (text or "").splitlines():
         fields = parse_log_line(line)
         level = fields.get("level")
         lowered = line.lower()
         about_hooks_or_volumes = "hook" in lowered or "podvolume" in lowered or "pod volume" in lowered
-        if level in ("error", "fatal", "panic") or (level == "warning" and about_hooks_or_volumes):
-            lines.append(line.strip())
+        hook_stderr = fields.get("msg", "").startswith("stderr: ") and fields["msg"][8:].strip()
+        if level in ("error", "fatal", "panic") or (level == "warning" and about_hooks_or_volumes) or hook_stderr:
+            lines.append(_compact(fields))
     return lines[-limit:]

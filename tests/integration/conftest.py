@@ -79,3 +79,18 @@ def kubectl():
     if proc.returncode != 0 or proc.stdout.strip() != "ok":
         _unreachable(f"kubectl get --raw /readyz: rc={proc.returncode} {proc.stdout.strip()} {proc.stderr.strip()}")
     return k
+
+
+@pytest.fixture(scope="session")
+def velero_ready(kubectl):
+    """Velero as lab/lab up leaves it: deployment available, BSL default Available."""
+    kubectl.run("-n", "velero", "rollout", "status", "deploy/velero", "--timeout=180s")
+    kubectl.run("-n", "velero", "wait", "--for=jsonpath={.status.phase}=Available", "bsl/default", "--timeout=180s")
+    return kubectl
+
+
+@pytest.fixture(scope="session")
+def run_playbook(velero_ready):
+    from velero_lab import PlaybookRunner
+
+    return PlaybookRunner(velero_ready.kubeconfig)

@@ -8,14 +8,6 @@ def run_module(kubectl):
     return ModuleRunner(kubectl.kubeconfig)
 
 
-@pytest.fixture(scope="session")
-def velero_ready(kubectl):
-    """Velero as lab/lab up leaves it: deployment available, BSL default Available."""
-    kubectl.run("-n", "velero", "rollout", "status", "deploy/velero", "--timeout=180s")
-    kubectl.run("-n", "velero", "wait", "--for=jsonpath={.status.phase}=Available", "bsl/default", "--timeout=180s")
-    return kubectl
-
-
 @pytest.fixture(scope="module")
 def pg_namespace(velero_ready):
     kubectl = velero_ready

@@ -150,14 +150,20 @@ LOG = "\n".join([
     'hookName=<from-annotation> hookPhase=pre',
     'time="2026-11-26T11:00:03Z" level=warning msg="Timed out waiting for pod volume backup" backup=velero/b1',
     'time="2026-11-26T11:00:04Z" level=warning msg="unrelated warning" backup=velero/b1',
+    'time="2026-11-26T11:00:05Z" level=info msg="stdout: " backup=velero/b1 hookCommand="[/bin/bash -c long script]"',
+    'time="2026-11-26T11:00:05Z" level=info msg="stderr: pg_dump: error: password authentication failed for user \\"postgres\\"\\n" '
+    'backup=velero/b1 hookCommand="[/bin/bash -c long script]" logSource="internal/hook/x.go:1"',
+    'time="2026-11-26T11:00:05Z" level=info msg="stderr: " backup=velero/b1',
 ])
 
 
-def test_relevant_log_lines_keep_errors_and_hook_or_volume_warnings():
+def test_relevant_log_lines_keep_errors_hook_stderr_and_volume_warnings():
     lines = vs.relevant_log_lines(LOG)
-    assert len(lines) == 2
-    assert "Error executing hook" in lines[0] and "exit code 1" in lines[0]
+    assert len(lines) == 3
+    assert "Error executing hook" in lines[0] and "exit code 1" in lines[0] and "logSource" not in lines[0]
     assert "pod volume backup" in lines[1]
+    assert lines[2] == 'level=info msg="stderr: pg_dump: error: password authentication failed for user "postgres"" backup=velero/b1'
+    assert "hookCommand" not in " ".join(lines)
 
 
 def test_parse_log_line_unquotes():

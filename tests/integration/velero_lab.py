@@ -9,7 +9,7 @@ import uuid
 import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
-SEED = HERE.parent / "lab" / "fixtures" / "postgres-deployment.yaml"
+SEED = HERE / "lab" / "fixtures" / "postgres-deployment.yaml"
 BUSYBOX = "localhost/appsnap/busybox:1.35"
 
 
@@ -84,3 +84,44 @@ def wait_until(predicate, timeout, what):
             return
         time.sleep(1)
     raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+class PlaybookRunner:
+    """`ansible-playbook` with the json callback; returns (rc, [(task name, result)], stdout)."""
+
+    def __init__(self, kubeconfig):
+        self.env = dict(
+            os.environ,
+            K8S_AUTH_KUBECONFIG=kubeconfig,
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+            ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+            ANSIBLE_LOCALHOST_WARNING="false",
+        )
+
+    def __call__(self, playbook, extra_vars, check=False, env=None, timeout=1800):
+        argv = ["ansible-playbook", playbook, "-e", json.dumps(extra_vars)]
+        if check:
+            argv.append("--check")
+        proc = subprocess.run(argv, env=dict(self.env, **(env or {})), capture_output=True, text=True, timeout=timeout, check=False)
+        try:
+            output = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError("ansible-playbook produced no JSON (rc=%d)\nstdout: %s\nstderr: %s" % (proc.returncode, proc.stdout, proc.stderr))
+        tasks = [(task["task"]["name"], task["hosts"].get("localhost", {})) for play in output["plays"] for task in play["tasks"]]
+        return proc.returncode, tasks, proc.stdout
+
+
+def failed_task(tasks):
+    """The (name, result) of the first failed task, or None."""
+    return next(((name, result) for name, result in tasks if result.get("failed")), None)
+
+
+def describe_failure(tasks):
+    """A readable line about the first failed task, for assertion messages."""
+    failure = failed_task(tasks)
+    return "no task failed" if failure is None else "%s: %s" % (failure[0], failure[1].get("msg"))
+
+
+def last_result(tasks, name):
+    """The result of the last task called ``name`` (role tasks carry a "<role> : " prefix)."""
+    return [result for task, result in tasks if task == name or task.endswith(" : " + name)][-1]
