@@ -223,3 +223,95 @@ def test_seed_postgres_statefulset_ready_and_pg_dump(kubectl, namespace):
                         "PGPASSWORD=$POSTGRES_PASSWORD psql -tA -U $POSTGRES_USER -h 127.0.0.1 -d restored "
                         "-c 'SELECT note FROM lab_probe'", namespace=namespace)
     assert count.stdout.strip() == "written-by-lab-test"
+
+
+def test_postgres_image_entrypoint_contract(kubectl, namespace):
+    """POSTGRES_USER/DB, *_FILE, POSTGRES_INITDB_ARGS, initdb.d scripts, no re-init on restart."""
+    apply(kubectl, namespace, f"""
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {{name: initdb}}
+    data:
+      10-schema.sql: |
+        CREATE TABLE items (id int primary key, name text);
+        INSERT INTO items VALUES (1, 'from-initdb-sql');
+      20-marker.sh: |
+        psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \\
+          -c "INSERT INTO items VALUES (2, 'from-initdb-sh')"
+    ---
+    apiVersion: v1
+    kind: Secret
+    metadata: {{name: pgpass}}
+    stringData: {{password: s3cret-from-file}}
+    ---
+    apiVersion: v1
+    kind: PersistentVolumeClaim
+    metadata: {{name: pgdata}}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {{requests: {{storage: 100Mi}}}}
+    """)
+    pod = f"""
+    apiVersion: v1
+    kind: Pod
+    metadata: {{name: pg}}
+    spec:
+      terminationGracePeriodSeconds: 10
+      containers:
+      - name: pg
+        image: {POSTGRES_IMAGE}
+        imagePullPolicy: Never
+        env:
+        - {{name: POSTGRES_USER, value: app}}
+        - {{name: POSTGRES_DB, value: appdb}}
+        - {{name: POSTGRES_PASSWORD_FILE, value: /secrets/password}}
+        - {{name: POSTGRES_INITDB_ARGS, value: "--data-checksums"}}
+        readinessProbe:
+          exec: {{command: [pg_isready, -U, app, -d, appdb, -h, 127.0.0.1]}}
+          periodSeconds: 2
+        volumeMounts:
+        # default PGDATA (/var/lib/postgresql/data) on a subPath: the hostpath
+        # provisioner makes volume roots 0750 root:root, so postgres (uid 999 after
+        # gosu) could not traverse the volume root to reach a PGDATA below it
+        - {{name: data, mountPath: /var/lib/postgresql/data, subPath: pg}}
+        - {{name: initdb, mountPath: /docker-entrypoint-initdb.d}}
+        - {{name: secrets, mountPath: /secrets}}
+      volumes:
+      - {{name: data, persistentVolumeClaim: {{claimName: pgdata}}}}
+      - {{name: initdb, configMap: {{name: initdb}}}}
+      - {{name: secrets, secret: {{secretName: pgpass}}}}
+    """
+    apply(kubectl, namespace, pod)
+    wait_pod_ready(kubectl, namespace, "pg", timeout=120)
+
+    def sql(query):
+        return kubectl.run(
+            "exec", "pg", "--", "bash", "-c",
+            f"PGPASSWORD=s3cret-from-file psql -tA -v ON_ERROR_STOP=1 -U app -h 127.0.0.1 -d appdb -c \"{query}\"",
+            namespace=namespace).stdout.strip()
+
+    assert sql("SELECT name FROM items ORDER BY id") == "from-initdb-sql\nfrom-initdb-sh"
+    assert sql("SHOW data_checksums") == "on"
+    assert sql("SELECT current_user") == "app"
+    # like the official image: trust on localhost, scram-sha-256 for other hosts
+    pod_ip = kubectl.json("get", "pod", "pg", namespace=namespace)["status"]["podIP"]
+    wrong = kubectl.run("exec", "pg", "--", "bash", "-c",
+                        f"PGPASSWORD=wrong psql -U app -h {pod_ip} -d appdb -c 'SELECT 1'",
+                        namespace=namespace, check=False)
+    assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
+    right = kubectl.run("exec", "pg", "--", "bash", "-c",
+                        f"PGPASSWORD=s3cret-from-file psql -tA -U app -h {pod_ip} -d appdb -c 'SELECT 1'",
+                        namespace=namespace)
+    assert right.stdout.strip() == "1"
+    assert "running initdb" in kubectl.run("logs", "pg", namespace=namespace).stdout + \
+        kubectl.run("logs", "pg", namespace=namespace).stderr
+    sql("INSERT INTO items VALUES (3, 'before-restart')")
+
+    # a new pod on the same data directory must not initialise it again
+    kubectl.run("delete", "pod", "pg", "--wait=true", namespace=namespace, timeout=120)
+    apply(kubectl, namespace, pod)
+    wait_pod_ready(kubectl, namespace, "pg", timeout=120)
+    logs = kubectl.run("logs", "pg", namespace=namespace).stdout
+    assert "skipping initialization" in logs
+    assert "running initdb" not in logs
+    assert sql("SELECT count(*) FROM items") == "3"

@@ -1,0 +1,72 @@
+"""backup.yml and restore.yml run as AWX runs them: ansible-runner, a private data dir, extravars,
+no kubeconfig, and only K8S_AUTH_HOST, K8S_AUTH_API_KEY (a ServiceAccount token) and K8S_AUTH_SSL_CA_CERT."""
+import os
+import pathlib
+import shutil
+import tempfile
+import uuid
+
+import ansible_runner
+import pytest
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+RBAC = REPO / "rbac" / "appsnap-velero-job.yaml"
+CA = "/var/lib/appsnap-lab/pki/ca.crt"
+
+
+def run_as_awx(playbook, extravars, host, token):
+    data_dir = tempfile.mkdtemp(prefix="appsnap-runner-")
+    home = tempfile.mkdtemp(prefix="appsnap-home-")  # no ~/.kube/config to fall back on
+    try:
+        envvars = {
+            "K8S_AUTH_HOST": host,
+            "K8S_AUTH_API_KEY": token,
+            "K8S_AUTH_SSL_CA_CERT": CA,
+            "K8S_AUTH_VERIFY_SSL": "True",
+            "HOME": home,
+            "ANSIBLE_COLLECTIONS_PATH": os.environ["ANSIBLE_COLLECTIONS_PATH"],
+        }
+        result = ansible_runner.run(private_data_dir=data_dir, playbook=playbook, extravars=extravars, envvars=envvars, quiet=True)
+        failures = [e["event_data"]["res"].get("msg") for e in result.events if e.get("event") == "runner_on_failed"]
+        stdout = result.stdout.read()
+        return result.status, failures, stdout
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def job_account(run_playbook, kubectl):
+    namespace = "awx-pg-" + uuid.uuid4().hex[:6]
+    rc, _tasks, _out = run_playbook("appsnap.velero.deploy", {"postgres_namespace": namespace, "postgres_password": "awx-" + uuid.uuid4().hex,
+                                                             "postgres_image": "localhost/appsnap/postgres:15", "postgres_image_pull_policy": "Never"})
+    assert rc == 0
+    manifests = [doc for doc in yaml.safe_load_all(RBAC.read_text()) if doc]
+    for doc in manifests:
+        if doc["metadata"].get("namespace") == "appsnap-pg":
+            doc["metadata"]["namespace"] = namespace
+    kubectl.run("apply", "-f", "-", input="\n---\n".join(yaml.safe_dump(d) for d in manifests))
+    token = kubectl.run("-n", "velero", "create", "token", "appsnap-velero-job", "--duration=1h").stdout.strip()
+    server = yaml.safe_load(open(kubectl.kubeconfig))["clusters"][0]["cluster"]["server"]
+    yield namespace, server, token
+    kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def test_backup_and_restore_with_only_a_service_account_token(job_account, kubectl, monkeypatch):
+    for name in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    namespace, server, token = job_account
+    backup = namespace + "-awx"
+    status, failures, stdout = run_as_awx("appsnap.velero.backup", {"snapshot_namespace": namespace, "snapshot_backup_name": backup}, server, token)
+    assert status == "successful", failures
+    assert token not in stdout
+
+    kubectl.run("delete", "namespace", namespace, "--timeout=300s")
+    status, failures, _stdout = run_as_awx("appsnap.velero.restore", {"restore_namespace": namespace, "restore_backup_name": backup}, server, token)
+    assert status == "successful", failures
+
+    # Outside the RBAC: the job's account may not manage schedules.
+    status, failures, _stdout = run_as_awx(str(REPO / "tests" / "integration" / "awx" / "files" / "schedule.yml"), {}, server, token)
+    assert status == "failed"
+    assert any("Permission denied: cannot" in (m or "") and "Schedule" in (m or "") and "Grant the job's service account" in (m or "") for m in failures), failures
