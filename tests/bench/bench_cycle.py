@@ -23,15 +23,10 @@ import os
 import platform
 import resource
 import subprocess
-import sys
 import time
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-
-import velero_lab  # noqa: E402
-from bench_backup_module import KUBECONFIG, Kubectl  # noqa: E402
+from bench_backup_module import KUBECONFIG, Kubectl
 
 
 def playbook(name, extra):
@@ -66,7 +61,8 @@ def main():
         size = kubectl.run("exec", "postgresql-0", "--", "bash", "-c", 'PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" -At '
                            "-c \"SELECT pg_database_size('postgres')\"", namespace=namespace).stdout.strip()
         raw_dump = in_pod(kubectl, namespace, "pg_dump --format=plain postgres > /backup/raw.sql")
-        raw_restore = in_pod(kubectl, namespace, "createdb rawcopy && psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d rawcopy -f /backup/raw.sql >/dev/null")
+        raw_restore = in_pod(kubectl, namespace,
+                             "createdb rawcopy && psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d rawcopy -f /backup/raw.sql >/dev/null")
         dir_dump = in_pod(kubectl, namespace, "pg_dump --format=directory --jobs=%d --file=/backup/raw.dir postgres" % args.jobs)
         parallel_restore = in_pod(kubectl, namespace, "createdb dircopy && pg_restore --exit-on-error --jobs=%d -d dircopy /backup/raw.dir" % args.jobs)
         in_pod(kubectl, namespace, "rm -rf /backup/raw.sql /backup/raw.dir && dropdb rawcopy && dropdb dircopy")

@@ -39,14 +39,15 @@ def run_as_awx(playbook, extravars, host, token):
 @pytest.fixture
 def job_account(run_playbook, kubectl):
     namespace = "awx-pg-" + uuid.uuid4().hex[:6]
-    rc, _tasks, _out = run_playbook("appsnap.velero.deploy", {"postgres_namespace": namespace, "postgres_password": "awx-" + uuid.uuid4().hex,
-                                                             "postgres_image": "localhost/appsnap/postgres:15", "postgres_image_pull_policy": "Never"})
+    deploy_vars = {"postgres_namespace": namespace, "postgres_password": "awx-" + uuid.uuid4().hex,
+                   "postgres_image": "localhost/appsnap/postgres:15", "postgres_image_pull_policy": "Never"}
+    rc, _tasks, _out = run_playbook("appsnap.velero.deploy", deploy_vars)
     assert rc == 0
-    manifests = [doc for doc in yaml.safe_load_all(RBAC.read_text()) if doc]
-    for doc in manifests:
+    rbac = yaml.safe_load(RBAC.read_text())
+    for doc in rbac["items"]:
         if doc["metadata"].get("namespace") == "appsnap-pg":
             doc["metadata"]["namespace"] = namespace
-    kubectl.run("apply", "-f", "-", input="\n---\n".join(yaml.safe_dump(d) for d in manifests))
+    kubectl.run("apply", "-f", "-", input=yaml.safe_dump(rbac))
     token = kubectl.run("-n", "velero", "create", "token", "appsnap-velero-job", "--duration=1h").stdout.strip()
     server = yaml.safe_load(open(kubectl.kubeconfig))["clusters"][0]["cluster"]["server"]
     yield namespace, server, token
@@ -69,4 +70,5 @@ def test_backup_and_restore_with_only_a_service_account_token(job_account, kubec
     # Outside the RBAC: the job's account may not manage schedules.
     status, failures, _stdout = run_as_awx(str(REPO / "tests" / "integration" / "awx" / "files" / "schedule.yml"), {}, server, token)
     assert status == "failed"
-    assert any("Permission denied: cannot" in (m or "") and "Schedule" in (m or "") and "Grant the job's service account" in (m or "") for m in failures), failures
+    denied = [m for m in failures if m and "Permission denied: cannot" in m and "Schedule" in m]
+    assert denied and "Grant the job's service account" in denied[0], failures

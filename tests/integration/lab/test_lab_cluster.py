@@ -227,10 +227,10 @@ def test_seed_postgres_statefulset_ready_and_pg_dump(kubectl, namespace):
 
 def test_postgres_image_entrypoint_contract(kubectl, namespace):
     """POSTGRES_USER/DB, *_FILE, POSTGRES_INITDB_ARGS, initdb.d scripts, no re-init on restart."""
-    apply(kubectl, namespace, f"""
+    apply(kubectl, namespace, """
     apiVersion: v1
     kind: ConfigMap
-    metadata: {{name: initdb}}
+    metadata: {name: initdb}
     data:
       10-schema.sql: |
         CREATE TABLE items (id int primary key, name text);
@@ -241,15 +241,15 @@ def test_postgres_image_entrypoint_contract(kubectl, namespace):
     ---
     apiVersion: v1
     kind: Secret
-    metadata: {{name: pgpass}}
-    stringData: {{password: s3cret-from-file}}
+    metadata: {name: pgpass}
+    stringData: {password: s3cret-from-file}
     ---
     apiVersion: v1
     kind: PersistentVolumeClaim
-    metadata: {{name: pgdata}}
+    metadata: {name: pgdata}
     spec:
       accessModes: [ReadWriteOnce]
-      resources: {{requests: {{storage: 100Mi}}}}
+      resources: {requests: {storage: 100Mi}}
     """)
     pod = f"""
     apiVersion: v1
