@@ -48,3 +48,57 @@ options:
     type: bool
     default: true
 """
+
+    SELECTION = r"""
+options:
+  labels:
+    description: Labels for the Velero object this task creates.
+    type: dict
+  included_namespaces:
+    description: Namespaces to include. Velero's default is all namespaces.
+    type: list
+    elements: str
+  excluded_namespaces:
+    description: Namespaces to leave out.
+    type: list
+    elements: str
+  included_resources:
+    description: Resources to include, such as V(statefulsets.apps). Velero's default is all.
+    type: list
+    elements: str
+  excluded_resources:
+    description: Resources to leave out.
+    type: list
+    elements: str
+  label_selector:
+    description:
+      - Only objects with these labels. A string V(app=postgresql,tier=db), a dict of labels, or a full LabelSelector
+        with C(matchLabels)/C(matchExpressions).
+    type: raw
+  hooks:
+    description:
+      - Spec hooks, passed through as Velero's C(hooks) (C(spec.hooks), or C(spec.template.hooks) of a Schedule), with a
+        C(resources) list whose entries name the namespaces, label selector and hooks.
+      - Pod annotation hooks (see P(appsnap.velero.backup_hooks#filter)) replace backup spec hooks for the pods that carry them.
+    type: dict
+  server_timeout:
+    description: Seconds to wait for the Velero server to answer the pre-flight ServerStatusRequest.
+    type: int
+    default: 20
+"""
+
+    BACKUP_TEMPLATE = r"""
+options:
+  ttl:
+    description: How long Velero keeps a backup, a Go duration such as V(720h).
+    type: str
+  storage_location:
+    description: The BackupStorageLocation to write to. Defaults to the one marked default.
+    type: str
+  default_volumes_to_fs_backup:
+    description: Back up every pod volume with file-system backup unless excluded by annotation.
+    type: bool
+  snapshot_volumes:
+    description: Take volume snapshots of persistent volumes.
+    type: bool
+"""

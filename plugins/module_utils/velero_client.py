@@ -225,8 +225,12 @@ class Velero(object):
                     if time.monotonic() >= deadline:
                         return None
             except DynamicApiError as exc:
-                if getattr(exc, "status", None) != 410:  # 410 Gone: the version expired, re-read and watch again
+                # 410 Gone: the version expired. 504 "Too large resource version": the API server's
+                # watch cache has not yet caught up with the version our read returned (older etcd
+                # serves reads past the cache). Both: read again and resume watching.
+                if getattr(exc, "status", None) not in (410, 504):
                     raise
+                time.sleep(0.2)
             obj = self.get(kind, name)
 
     def wait_terminal(self, kind, name, timeout):

@@ -12,10 +12,22 @@ import copy
 import time
 
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_spec
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
 
 # Velero's logs are named after the kind they belong to.
 LOG_KIND = {"Backup": "BackupLog", "Restore": "RestoreLog"}
+
+
+def execute(module, operation):
+    """Every module's run: ``operation(velero, params)``, its errors as fail_json, its result as exit_json."""
+    try:
+        result = operation(Velero(module), module.params)
+    except VeleroError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    except HookSpecError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
 
 
 def _since(started):
@@ -92,6 +104,12 @@ def backup_present(velero, params):
     return create_and_wait(velero, "Backup", definition, params, started)
 
 
+def backup_state(velero, params):
+    if params["state"] == "absent":
+        return backup_absent(velero, params)
+    return backup_present(velero, params)
+
+
 def backup_absent(velero, params):
     """Delete through a DeleteBackupRequest: deleting the CR alone leaves the data, and sync brings the CR back."""
     started = time.monotonic()
@@ -139,6 +157,40 @@ def backup_details(velero, backup, logs=False):
     return details
 
 
+def backup_info(velero, params):
+    backups = find_backups(velero, params["name"], params["label_selector"], params["schedule"])
+    if params["latest"]:
+        newest = velero_spec.latest_completed(backups)
+        backups = [newest] if newest else []
+    backups.sort(key=lambda b: (b.get("metadata") or {}).get("creationTimestamp") or "", reverse=True)
+    # Fetching a log creates a DownloadRequest, so check mode goes without.
+    with_logs = params["logs"] and not velero.check_mode
+    return {"changed": False, "backups": [backup_details(velero, b, logs=with_logs) for b in backups]}
+
+
+def backup_verify(velero, params):
+    """Check one backup against every expectation; fail with the full list of those not met."""
+    try:
+        if params["name"]:
+            backup = velero.get("Backup", params["name"])
+        else:
+            backup = latest_backup(velero, schedule=params["schedule"], label_selector=params["label_selector"])
+        if backup is None:
+            wanted = params["name"] or "a Completed backup of %s" % (params["schedule"] or params["label_selector"])
+            raise VeleroError("Verification failed: %s does not exist." % wanted, problems=["%s does not exist" % wanted])
+        details = backup_details(velero, backup)
+        location = velero.get("BackupStorageLocation", (backup.get("spec") or {}).get("storageLocation") or velero.default_storage_location())
+        problems = velero_spec.check_expectations(backup, details["volumes"], location, params)
+    except (VeleroError, HookSpecError) as exc:
+        result = getattr(exc, "result", {})
+        result.setdefault("problems", [str(exc)])
+        raise VeleroError(getattr(exc, "msg", str(exc)), verified=False, **result)
+    result = dict(details, changed=False, verified=not problems, problems=problems)
+    if problems:
+        raise VeleroError("Backup %s failed verification: %s." % (details["name"], "; ".join(problems)), **result)
+    return result
+
+
 def latest_backup(velero, name=None, schedule=None, label_selector=None, phases=("Completed",)):
     candidates = find_backups(velero, name, label_selector, schedule)
     return velero_spec.latest_completed(candidates, phases)
@@ -178,7 +230,14 @@ def restore_present(velero, params):
 
 
 def schedule_state(velero, params):
-    """Create, update, pause or delete a Schedule, reporting a before/after diff."""
+    """Create, update, pause or delete a Schedule; the before/after diff is returned under --diff."""
+    result = _schedule_state(velero, params)
+    if not velero.module._diff:
+        result.pop("diff")
+    return result
+
+
+def _schedule_state(velero, params):
     name = params["name"]
     existing = velero.get("Schedule", name)
     if params["state"] == "absent":

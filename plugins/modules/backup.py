@@ -32,55 +32,11 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  labels:
-    description: Labels for the Backup object.
-    type: dict
-  included_namespaces:
-    description: Namespaces to back up. Velero's default is all namespaces.
-    type: list
-    elements: str
-  excluded_namespaces:
-    description: Namespaces to leave out.
-    type: list
-    elements: str
-  included_resources:
-    description: Resources to back up, such as V(statefulsets.apps). Velero's default is all.
-    type: list
-    elements: str
-  excluded_resources:
-    description: Resources to leave out.
-    type: list
-    elements: str
-  label_selector:
-    description:
-      - Only back up objects with these labels. A string V(app=postgresql,tier=db), a dict of labels, or a full
-        LabelSelector with C(matchLabels)/C(matchExpressions).
-    type: raw
-  ttl:
-    description: How long Velero keeps the backup, a Go duration such as V(720h).
-    type: str
-  storage_location:
-    description: The BackupStorageLocation to write to. Defaults to the one marked default.
-    type: str
-  default_volumes_to_fs_backup:
-    description: Back up every pod volume with file-system backup unless excluded by annotation.
-    type: bool
-  snapshot_volumes:
-    description: Take volume snapshots of persistent volumes.
-    type: bool
-  hooks:
-    description:
-      - Backup spec hooks, passed through as Velero's C(spec.hooks), with a C(resources) list whose entries name the
-        namespaces, label selector and C(pre)/C(post) exec hooks.
-      - Pod annotation hooks (see P(appsnap.velero.backup_hooks#filter)) replace spec hooks for the pods that carry them.
-    type: dict
-  server_timeout:
-    description: Seconds to wait for the Velero server to answer the pre-flight ServerStatusRequest.
-    type: int
-    default: 20
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - appsnap.velero.velero
+  - appsnap.velero.velero.selection
+  - appsnap.velero.velero.backup_template
   - appsnap.velero.velero.wait
 attributes:
   check_mode:
@@ -193,46 +149,22 @@ delete_request:
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, BACKUP_TEMPLATE_ARG_SPEC, new_module, SELECTION_ARG_SPEC, WAIT_ARG_SPEC
 
 
 def main():
     module = new_module(
         argspec(
+            SELECTION_ARG_SPEC,
+            BACKUP_TEMPLATE_ARG_SPEC,
+            WAIT_ARG_SPEC,
             name=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
-            labels=dict(type="dict"),
-            included_namespaces=dict(type="list", elements="str"),
-            excluded_namespaces=dict(type="list", elements="str"),
-            included_resources=dict(type="list", elements="str"),
-            excluded_resources=dict(type="list", elements="str"),
-            label_selector=dict(type="raw"),
-            ttl=dict(type="str"),
-            storage_location=dict(type="str"),
-            default_volumes_to_fs_backup=dict(type="bool"),
-            snapshot_volumes=dict(type="bool"),
-            hooks=dict(type="dict"),
-            server_timeout=dict(type="int", default=20),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=1800),
-            fail_on_partial=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
         required_if=[("state", "absent", ["name"])],
     )
-    try:
-        velero = Velero(module)
-        if module.params["state"] == "absent":
-            result = velero_ops.backup_absent(velero, module.params)
-        else:
-            result = velero_ops.backup_present(velero, module.params)
-    except VeleroError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    except HookSpecError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    velero_ops.execute(module, velero_ops.backup_state)
 
 
 if __name__ == "__main__":

@@ -100,10 +100,8 @@ backups:
       returned: when O(logs=true) and not in check mode
 """
 
-from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops, velero_spec
-from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
 from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
 
 
 def main():
@@ -118,20 +116,7 @@ def main():
         supports_check_mode=True,
         mutually_exclusive=[("name", "label_selector"), ("name", "schedule")],
     )
-    params = module.params
-    try:
-        velero = Velero(module)
-        backups = velero_ops.find_backups(velero, params["name"], params["label_selector"], params["schedule"])
-        if params["latest"]:
-            newest = velero_spec.latest_completed(backups)
-            backups = [newest] if newest else []
-        backups.sort(key=lambda b: (b.get("metadata") or {}).get("creationTimestamp") or "", reverse=True)
-        details = [velero_ops.backup_details(velero, b, logs=params["logs"] and not module.check_mode) for b in backups]
-    except VeleroError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    except HookSpecError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, backups=details)
+    velero_ops.execute(module, velero_ops.backup_info)
 
 
 if __name__ == "__main__":

@@ -133,10 +133,8 @@ result:
   type: dict
 """
 
-from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops, velero_spec
-from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
 from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
 
 
 def main():
@@ -160,27 +158,7 @@ def main():
         required_one_of=[("name", "schedule", "label_selector")],
         mutually_exclusive=[("name", "schedule", "label_selector")],
     )
-    params = module.params
-    try:
-        velero = Velero(module)
-        if params["name"]:
-            backup = velero.get("Backup", params["name"])
-        else:
-            backup = velero_ops.latest_backup(velero, schedule=params["schedule"], label_selector=params["label_selector"])
-        if backup is None:
-            wanted = params["name"] or "a Completed backup of %s" % (params["schedule"] or params["label_selector"])
-            module.fail_json(msg="Verification failed: %s does not exist." % wanted, verified=False, problems=["%s does not exist" % wanted])
-        details = velero_ops.backup_details(velero, backup)
-        location = velero.get("BackupStorageLocation", (backup.get("spec") or {}).get("storageLocation") or velero.default_storage_location())
-        problems = velero_spec.check_expectations(backup, details["volumes"], location, params)
-    except VeleroError as exc:
-        module.fail_json(msg=exc.msg, verified=False, problems=[exc.msg], **exc.result)
-    except HookSpecError as exc:
-        module.fail_json(msg=str(exc), verified=False, problems=[str(exc)])
-    result = dict(details, changed=False, verified=not problems, problems=problems)
-    if problems:
-        module.fail_json(msg="Backup %s failed verification: %s." % (details["name"], "; ".join(problems)), **result)
-    module.exit_json(**result)
+    velero_ops.execute(module, velero_ops.backup_verify)
 
 
 if __name__ == "__main__":

@@ -36,28 +36,6 @@ options:
     description: Allow restoring a PartiallyFailed Backup.
     type: bool
     default: false
-  labels:
-    description: Labels for the Restore object.
-    type: dict
-  included_namespaces:
-    description: Namespaces to restore.
-    type: list
-    elements: str
-  excluded_namespaces:
-    description: Namespaces to leave out.
-    type: list
-    elements: str
-  included_resources:
-    description: Resources to restore.
-    type: list
-    elements: str
-  excluded_resources:
-    description: Resources to leave out.
-    type: list
-    elements: str
-  label_selector:
-    description: Only restore objects with these labels.
-    type: raw
   namespace_mapping:
     description: Restore namespace C(key) into namespace C(value).
     type: dict
@@ -68,16 +46,10 @@ options:
     description: What to do with objects that already exist.
     type: str
     choices: [none, update]
-  hooks:
-    description: Restore spec hooks, passed through as Velero's C(spec.hooks).
-    type: dict
-  server_timeout:
-    description: Seconds to wait for the Velero server to answer the pre-flight ServerStatusRequest.
-    type: int
-    default: 20
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - appsnap.velero.velero
+  - appsnap.velero.velero.selection
   - appsnap.velero.velero.wait
 attributes:
   check_mode:
@@ -151,45 +123,28 @@ log_lines:
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module, SELECTION_ARG_SPEC, WAIT_ARG_SPEC
 
 
 def main():
     module = new_module(
         argspec(
+            SELECTION_ARG_SPEC,
+            WAIT_ARG_SPEC,
             name=dict(type="str"),
             backup_name=dict(type="str"),
             schedule_name=dict(type="str"),
             backup_label_selector=dict(type="raw"),
             allow_partial=dict(type="bool", default=False),
-            labels=dict(type="dict"),
-            included_namespaces=dict(type="list", elements="str"),
-            excluded_namespaces=dict(type="list", elements="str"),
-            included_resources=dict(type="list", elements="str"),
-            excluded_resources=dict(type="list", elements="str"),
-            label_selector=dict(type="raw"),
             namespace_mapping=dict(type="dict"),
             restore_pvs=dict(type="bool"),
             existing_resource_policy=dict(type="str", choices=["none", "update"]),
-            hooks=dict(type="dict"),
-            server_timeout=dict(type="int", default=20),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=1800),
-            fail_on_partial=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
         required_one_of=[("backup_name", "schedule_name", "backup_label_selector")],
         mutually_exclusive=[("backup_name", "schedule_name", "backup_label_selector")],
     )
-    try:
-        result = velero_ops.restore_present(Velero(module), module.params)
-    except VeleroError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    except HookSpecError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    velero_ops.execute(module, velero_ops.restore_present)
 
 
 if __name__ == "__main__":

@@ -35,50 +35,11 @@ options:
   skip_immediately:
     description: Do not run a backup as soon as the schedule is created or unpaused.
     type: bool
-  labels:
-    description: Labels for the Schedule object.
-    type: dict
-  included_namespaces:
-    description: Namespaces to back up.
-    type: list
-    elements: str
-  excluded_namespaces:
-    description: Namespaces to leave out.
-    type: list
-    elements: str
-  included_resources:
-    description: Resources to back up.
-    type: list
-    elements: str
-  excluded_resources:
-    description: Resources to leave out.
-    type: list
-    elements: str
-  label_selector:
-    description: Only back up objects with these labels.
-    type: raw
-  ttl:
-    description: How long each backup is kept, a Go duration.
-    type: str
-  storage_location:
-    description: The BackupStorageLocation to write to.
-    type: str
-  default_volumes_to_fs_backup:
-    description: Back up every pod volume with file-system backup.
-    type: bool
-  snapshot_volumes:
-    description: Take volume snapshots of persistent volumes.
-    type: bool
-  hooks:
-    description: Backup spec hooks, as Velero's C(spec.template.hooks).
-    type: dict
-  server_timeout:
-    description: Seconds to wait for the Velero server when the schedule is created.
-    type: int
-    default: 20
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - appsnap.velero.velero
+  - appsnap.velero.velero.selection
+  - appsnap.velero.velero.backup_template
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying the target.
@@ -116,44 +77,24 @@ result:
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, BACKUP_TEMPLATE_ARG_SPEC, new_module, SELECTION_ARG_SPEC
 
 
 def main():
     module = new_module(
         argspec(
+            SELECTION_ARG_SPEC,
+            BACKUP_TEMPLATE_ARG_SPEC,
             name=dict(type="str", required=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             schedule=dict(type="str"),
             paused=dict(type="bool", default=False),
             skip_immediately=dict(type="bool"),
-            labels=dict(type="dict"),
-            included_namespaces=dict(type="list", elements="str"),
-            excluded_namespaces=dict(type="list", elements="str"),
-            included_resources=dict(type="list", elements="str"),
-            excluded_resources=dict(type="list", elements="str"),
-            label_selector=dict(type="raw"),
-            ttl=dict(type="str"),
-            storage_location=dict(type="str"),
-            default_volumes_to_fs_backup=dict(type="bool"),
-            snapshot_volumes=dict(type="bool"),
-            hooks=dict(type="dict"),
-            server_timeout=dict(type="int", default=20),
         ),
         supports_check_mode=True,
         required_if=[("state", "present", ["schedule"])],
     )
-    try:
-        result = velero_ops.schedule_state(Velero(module), module.params)
-    except VeleroError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    except HookSpecError as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    velero_ops.execute(module, velero_ops.schedule_state)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,23 @@ SEED = HERE / "lab" / "fixtures" / "postgres-deployment.yaml"
 BUSYBOX = "localhost/appsnap/busybox:1.35"
 
 
+def ansible_env(kubeconfig):
+    """The environment the ansible CLIs run with in these tests: the lab's kubeconfig, JSON output."""
+    return dict(
+        os.environ,
+        K8S_AUTH_KUBECONFIG=kubeconfig,
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+    )
+
+
 class ModuleRunner:
     """`ansible localhost -m <module>` with the json callback; returns the module's result dict."""
 
     def __init__(self, kubeconfig):
-        self.env = dict(
-            os.environ,
-            K8S_AUTH_KUBECONFIG=kubeconfig,
-            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-            ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-            ANSIBLE_LOCALHOST_WARNING="false",
-            ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-        )
+        self.env = ansible_env(kubeconfig)
 
     def __call__(self, module, args, check=False, diff=False, env=None, timeout=900):
         argv = ["ansible", "localhost", "-c", "local", "-m", "appsnap.velero." + module, "-a", json.dumps(args)]
@@ -90,13 +95,7 @@ class PlaybookRunner:
     """`ansible-playbook` with the json callback; returns (rc, [(task name, result)], stdout)."""
 
     def __init__(self, kubeconfig):
-        self.env = dict(
-            os.environ,
-            K8S_AUTH_KUBECONFIG=kubeconfig,
-            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-            ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-            ANSIBLE_LOCALHOST_WARNING="false",
-        )
+        self.env = ansible_env(kubeconfig)
 
     def __call__(self, playbook, extra_vars, check=False, env=None, timeout=1800):
         argv = ["ansible-playbook", playbook, "-e", json.dumps(extra_vars)]
