@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# velero-plugin-for-aws image, same layout as upstream's Dockerfile (v1.13.2):
+# velero-plugin-for-aws image, same layout as upstream's Dockerfile (v1.13/v1.14, unchanged):
 #   FROM scratch, /plugins/velero-plugin-for-aws, /bin/cp-plugin (the repo's hack/cp-plugin,
 #   a static Go copier), USER 65532:65532,
 #   ENTRYPOINT cp-plugin /plugins/velero-plugin-for-aws /target/velero-plugin-for-aws

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Velero server image, same file layout as upstream's Dockerfile (v1.17):
+# Velero server image, same file layout as upstream's Dockerfile (v1.17/v1.18, unchanged):
 #   /velero, /velero-helper, /velero-restore-helper at the root, user cnb (1002:1000).
 # The Deployment runs `/velero server`, node-agent `/velero node-agent server`,
 # data-mover pods `/velero ...`, the restore-wait init container `/velero-restore-helper`.
-# Upstream also ships /usr/bin/restic; it is left out (kopia is the only uploader in 1.17).
+# Upstream also ships /usr/bin/restic; it is left out (kopia is the only uploader since 1.17).
 # Static Go binaries on one layer plus /tmp, /etc/passwd, /etc/group; no shell, no libc.
 # Output: $APPSNAP_CACHE/images/velero-<hash>.tar, imported as $VELERO_IMAGE.
 . "$(dirname "$0")/lib.sh"

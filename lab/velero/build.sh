@@ -25,10 +25,13 @@ build_velero() {
     rm -rf "$src.tmp"; cp -r "$GOMODCACHE/$mod@$VELERO_VERSION" "$src.tmp"
     chmod -R u+w "$src.tmp"; mv "$src.tmp" "$src"
   fi
+  # dependency versions the proxy refuses, raised to a patch it serves (versions.env)
+  local req; for req in ${VELERO_GO_REQUIRE:-}; do
+    ( cd "$src" && go mod edit -require="$req" ); done
   say "velero $VELERO_VERSION: go build (log $LOG_DIR/build-velero.log)"
   mkdir -p "$out.tmp"
   ( cd "$src" && GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp/" \
-      -ldflags "$LD_COMMON -X $mod/pkg/buildinfo.Version=$VELERO_VERSION -X $mod/pkg/buildinfo.GitSHA=$VELERO_GIT_SHA -X $mod/pkg/buildinfo.GitTreeState=clean -X $mod/pkg/buildinfo.ImageRegistry=$IMAGE_REGISTRY" \
+      -ldflags "$LD_COMMON -X $mod/pkg/buildinfo.Version=$VELERO_VERSION ${VELERO_GIT_SHA:+-X $mod/pkg/buildinfo.GitSHA=$VELERO_GIT_SHA} -X $mod/pkg/buildinfo.GitTreeState=clean -X $mod/pkg/buildinfo.ImageRegistry=$IMAGE_REGISTRY" \
       ./cmd/velero ./cmd/velero-helper ./cmd/velero-restore-helper ) >"$LOG_DIR/build-velero.log" 2>&1 \
     || { tail -30 "$LOG_DIR/build-velero.log"; die "velero build failed"; }
   rm -rf "$out"; mv "$out.tmp" "$out"
@@ -36,22 +39,13 @@ build_velero() {
 }
 
 plugin_source() {
-  # 1) the module proxy (preferred);  2) a source tarball already in the cache;
-  # 3) a git clone/mirror of vmware-tanzu/velero-plugin-for-aws ($VELERO_PLUGIN_AWS_GIT)
-  #    at the pinned tag commit. The proxy reachable here answers 403 for v1.13.x.
+  # The plugin's module zip from the Go module proxy, copied to a writable directory
+  # (outside the checkout). No other source: a version the proxy does not serve fails.
   local src="$1" mod="github.com/vmware-tanzu/velero-plugin-for-aws"
-  local tgz="$SRC_DIR/velero-plugin-for-aws-$PLUGIN_VERSION.tar.gz"
-  if go mod download "$mod@$PLUGIN_VERSION" 2>/dev/null; then
-    cp -r "$GOMODCACHE/$mod@$PLUGIN_VERSION" "$src"; chmod -R u+w "$src"; return; fi
-  if [ ! -f "$tgz" ]; then
-    local git="${VELERO_PLUGIN_AWS_GIT:-/work/.mirror/vmware-tanzu+velero-plugin-for-aws/repo}"
-    [ -d "$git" ] || die "plugin $PLUGIN_VERSION: not on the module proxy, no $tgz, no git dir (set VELERO_PLUGIN_AWS_GIT)"
-    [ "$(git --git-dir="$git" rev-parse "$PLUGIN_VERSION^{commit}" 2>/dev/null || git -C "$git" rev-parse "$PLUGIN_VERSION^{commit}")" = "$PLUGIN_GIT_SHA" ] \
-      || die "plugin tag $PLUGIN_VERSION in $git is not $PLUGIN_GIT_SHA"
-    git --git-dir="$git" archive --format=tar.gz -o "$tgz" "$PLUGIN_GIT_SHA" 2>/dev/null \
-      || git -C "$git" archive --format=tar.gz -o "$tgz" "$PLUGIN_GIT_SHA"
-  fi
-  mkdir -p "$src"; tar -C "$src" -xzf "$tgz"
+  go mod download "$mod@$PLUGIN_VERSION" \
+    || die "plugin $PLUGIN_VERSION: the Go module proxy does not serve it (pick a version it serves in versions.env)"
+  rm -rf "$src.tmp"; cp -r "$GOMODCACHE/$mod@$PLUGIN_VERSION" "$src.tmp"
+  chmod -R u+w "$src.tmp"; mv "$src.tmp" "$src"
 }
 
 build_plugin() {

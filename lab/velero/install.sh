@@ -5,12 +5,14 @@
 #     --backup-location-config region=minio,s3ForcePathStyle="true",s3Url=http://10.88.0.1:9000 --wait
 # with MinIO running on the host. Called by `lab up` once the node is Ready.
 # Idempotent: if Velero is already installed with these images it only (re)starts MinIO
-# and waits for BSL `default` Available and node-agent Running.
+# and waits for BSL `default` Available and node-agent Running. Installed with other
+# images (an older Velero): applies the CRDs and sets the images (Velero's upgrade steps).
 # Env: KUBECONFIG (default /var/lib/appsnap-lab/admin.kubeconfig), APPSNAP_CACHE,
 #      APPSNAP_MINIO_ADDR (default 10.88.0.1:9000), APPSNAP_KUBELET_ROOT_DIR (default /var/lib/appsnap-lab/kubelet),
 #      APPSNAP_CTR_ADDRESS (default /run/appsnap-lab/containerd/containerd.sock),
 #      APPSNAP_VELERO_NS (default velero), APPSNAP_VELERO_PREFIX (bucket prefix, optional),
-#      VELERO_REINSTALL=1 (run `velero install` even if already installed).
+#      VELERO_REINSTALL=1 (run `velero install --apply` even if already installed: every
+#      object is server-side applied, so the install matches this version's `velero install`).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 T0=$SECONDS
@@ -47,23 +49,31 @@ mv "$CREDS.tmp" "$CREDS"; umask 022
 # 3. velero install (skipped when already installed with the same images)
 cur_img=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null || true)
 cur_plugins=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.initContainers[*].image}' 2>/dev/null || true)
-have_na=$(k -n "$VELERO_NS" get ds node-agent -o name 2>/dev/null || true)
-if [ "${VELERO_REINSTALL:-0}" != 1 ] && [ "$cur_img" = "$VELERO_IMAGE" ] && [ "$cur_plugins" = "$PLUGIN_IMAGE" ] && [ -n "$have_na" ]; then
+cur_na=$(k -n "$VELERO_NS" get ds node-agent -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null || true)
+if [ "${VELERO_REINSTALL:-0}" != 1 ] && [ "$cur_img" = "$VELERO_IMAGE" ] && [ "$cur_plugins" = "$PLUGIN_IMAGE" ] && [ "$cur_na" = "$VELERO_IMAGE" ]; then
   say "velero already installed ($VELERO_IMAGE, $PLUGIN_IMAGE); skipping velero install"
-elif [ "${VELERO_REINSTALL:-0}" != 1 ] && [ -n "$cur_img" ] && [ -n "$have_na" ]; then
-  # Installed with other images: `velero install` leaves existing objects alone, so
-  # upgrade the way Velero's upgrade docs do (CRDs, then images).
-  say "velero installed with $cur_img / $cur_plugins; upgrading to $VELERO_IMAGE / $PLUGIN_IMAGE"
+elif [ "${VELERO_REINSTALL:-0}" != 1 ] && [ -n "$cur_img" ] && [ -n "$cur_na" ]; then
+  # Installed with other images (e.g. an older Velero): `velero install` without
+  # --apply leaves existing objects alone, so upgrade the way Velero's upgrade docs
+  # do: CRDs first, then the images of the server, the plugin init container and node-agent.
+  say "velero installed with $cur_img / $cur_plugins / node-agent $cur_na; upgrading to $VELERO_IMAGE / $PLUGIN_IMAGE"
   "$VELERO" install --crds-only --dry-run -o yaml | k apply -f - >/dev/null
-  init_name=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.initContainers[0].name}')
-  k -n "$VELERO_NS" set image deploy/velero "velero=$VELERO_IMAGE" ${init_name:+"$init_name=$PLUGIN_IMAGE"}
-  k -n "$VELERO_NS" set image ds/node-agent "node-agent=$VELERO_IMAGE"
-  k -n "$VELERO_NS" rollout status deploy/velero --timeout=120s
-  k -n "$VELERO_NS" rollout status ds/node-agent --timeout=120s
+  # the plugin's init container: the one running an image of the same repository, else the first
+  init_name=$(k -n "$VELERO_NS" get deploy velero \
+      -o jsonpath='{range .spec.template.spec.initContainers[*]}{.name}{" "}{.image}{"\n"}{end}' \
+    | awk -v repo="${PLUGIN_IMAGE%:*}" 'index($2, repo ":") == 1 || $2 == repo { print $1; exit }')
+  [ -n "$init_name" ] || init_name=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.initContainers[0].name}')
+  k -n "$VELERO_NS" set image deploy/velero "velero=$VELERO_IMAGE" ${init_name:+"$init_name=$PLUGIN_IMAGE"} >/dev/null
+  k -n "$VELERO_NS" set image ds/node-agent "node-agent=$VELERO_IMAGE" >/dev/null
+  k -n "$VELERO_NS" rollout status deploy/velero --timeout=180s
+  k -n "$VELERO_NS" rollout status ds/node-agent --timeout=180s
 else
-  say "velero install (image $VELERO_IMAGE, plugin $PLUGIN_IMAGE, s3Url http://$MINIO_ADDR)"
   extra=()
   [ -n "${APPSNAP_VELERO_PREFIX:-}" ] && extra+=(--prefix "$APPSNAP_VELERO_PREFIX")
+  # Over an existing install (VELERO_REINSTALL=1), --apply (new in v1.18) server-side
+  # applies every object; without it `velero install` only creates what is missing.
+  if [ -n "$cur_img" ] || [ -n "$cur_na" ]; then extra+=(--apply); fi
+  say "velero install ${extra[*]} (image $VELERO_IMAGE, plugin $PLUGIN_IMAGE, s3Url http://$MINIO_ADDR)"
   "$VELERO" install --namespace "$VELERO_NS" "${extra[@]}" \
     --provider aws \
     --plugins "$PLUGIN_IMAGE" \
