@@ -49,6 +49,7 @@ mv "$CREDS.tmp" "$CREDS"; umask 022
 # 3. velero install (skipped when already installed with the same images)
 cur_img=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null || true)
 cur_plugins=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.initContainers[*].image}' 2>/dev/null || true)
+since=""   # set by the upgrade: BSL default must then be validated by the new server
 cur_na=$(k -n "$VELERO_NS" get ds node-agent -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null || true)
 if [ "${VELERO_REINSTALL:-0}" != 1 ] && [ "$cur_img" = "$VELERO_IMAGE" ] && [ "$cur_plugins" = "$PLUGIN_IMAGE" ] && [ "$cur_na" = "$VELERO_IMAGE" ]; then
   say "velero already installed ($VELERO_IMAGE, $PLUGIN_IMAGE); skipping velero install"
@@ -56,8 +57,12 @@ elif [ "${VELERO_REINSTALL:-0}" != 1 ] && [ -n "$cur_img" ] && [ -n "$cur_na" ];
   # Installed with other images (e.g. an older Velero): `velero install` without
   # --apply leaves existing objects alone, so upgrade the way Velero's upgrade docs
   # do: CRDs first, then the images of the server, the plugin init container and node-agent.
+  since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   say "velero installed with $cur_img / $cur_plugins / node-agent $cur_na; upgrading to $VELERO_IMAGE / $PLUGIN_IMAGE"
-  "$VELERO" install --crds-only --dry-run -o yaml | k apply -f - >/dev/null
+  # (kubectl warns that CRDs made by `velero install` lack last-applied-configuration; noise)
+  out=$("$VELERO" install --crds-only --dry-run -o yaml | k apply -f - 2>&1 >/dev/null) \
+    || { printf '%s\n' "$out" >&2; die "applying the CRDs of $VELERO_VERSION failed"; }
+  [ -z "$out" ] || printf '%s\n' "$out" | grep -v 'last-applied-configuration annotation' >&2 || true
   # the plugin's init container: the one running an image of the same repository, else the first
   init_name=$(k -n "$VELERO_NS" get deploy velero \
       -o jsonpath='{range .spec.template.spec.initContainers[*]}{.name}{" "}{.image}{"\n"}{end}' \
@@ -73,7 +78,7 @@ else
   # Over an existing install (VELERO_REINSTALL=1), --apply (new in v1.18) server-side
   # applies every object; without it `velero install` only creates what is missing.
   if [ -n "$cur_img" ] || [ -n "$cur_na" ]; then extra+=(--apply); fi
-  say "velero install ${extra[*]} (image $VELERO_IMAGE, plugin $PLUGIN_IMAGE, s3Url http://$MINIO_ADDR)"
+  say "velero install${extra[*]:+ ${extra[*]}} (image $VELERO_IMAGE, plugin $PLUGIN_IMAGE, s3Url http://$MINIO_ADDR)"
   "$VELERO" install --namespace "$VELERO_NS" "${extra[@]}" \
     --provider aws \
     --plugins "$PLUGIN_IMAGE" \
@@ -87,10 +92,13 @@ else
     --wait
 fi
 
-# 4. wait for BSL default Available and node-agent Running
+# 4. wait for BSL default Available (after an upgrade: validated by the new server;
+#    RFC 3339 UTC times compare as strings) and node-agent Running
 deadline=$((SECONDS + ${VELERO_WAIT_SECONDS:-180}))
 while :; do
   bsl=$(k -n "$VELERO_NS" get backupstoragelocation default -o jsonpath='{.status.phase}' 2>/dev/null || true)
+  validated=$(k -n "$VELERO_NS" get backupstoragelocation default -o jsonpath='{.status.lastValidationTime}' 2>/dev/null || true)
+  if [ -n "$since" ] && [[ "$validated" < "$since" ]]; then bsl="$bsl (last validated $validated, before $since)"; fi
   want=$(k -n "$VELERO_NS" get ds node-agent -o jsonpath='{.status.desiredNumberScheduled}' 2>/dev/null || true)
   ready=$(k -n "$VELERO_NS" get ds node-agent -o jsonpath='{.status.numberReady}' 2>/dev/null || true)
   if [ "$bsl" = Available ] && [ -n "$want" ] && [ "$want" != 0 ] && [ "$ready" = "$want" ]; then break; fi

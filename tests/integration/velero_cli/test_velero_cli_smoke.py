@@ -233,7 +233,7 @@ def test_velero_cli_backup_restore_pg_dump_hook(lab):
         assert sha_after == sha_before, "restored dump differs: %s != %s" % (sha_after, sha_before)
         assert mtime_after == mtime_before, "restored dump mtime %s != %s" % (mtime_after, mtime_before)
         # The seed's listing after a restore shows a `.velero` directory next to backup.sql.
-        # In v1.17 velero-restore-helper tries to delete it, but it runs with the restricted
+        # In v1.17 and v1.18 velero-restore-helper tries to delete it, but it runs with the restricted
         # default securityContext (non-root) when the app container sets none, and the
         # marker written by the data mover (root) cannot be unlinked: it stays, as in the seed.
         marker = " ".join(after[2:]).split()
