@@ -36,11 +36,15 @@ except ImportError as exc:  # kubernetes.core or the kubernetes client is missin
 
 
 try:
+    from kubernetes.client.rest import ApiException
     from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, ForbiddenError, NotFoundError, ResourceNotFoundError
 except ImportError:  # new_module() fails with a clear message first; these only keep the imports valid
 
-    class DynamicApiError(Exception):
+    class ApiException(Exception):
         status = None
+
+    class DynamicApiError(ApiException):
+        pass
 
     class ConflictError(DynamicApiError):
         pass
@@ -57,6 +61,7 @@ except ImportError:  # new_module() fails with a clear message first; these only
 
 __all__ = [
     "AnsibleK8SModule",
+    "ApiException",
     "ConflictError",
     "CoreException",
     "DynamicApiError",

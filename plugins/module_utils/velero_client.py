@@ -20,6 +20,7 @@ import uuid
 from ansible.module_utils.urls import open_url
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_spec
 from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import (
+    ApiException,
     ConflictError,
     CoreException,
     DynamicApiError,
@@ -224,7 +225,7 @@ class Velero(object):
                         return obj
                     if time.monotonic() >= deadline:
                         return None
-            except DynamicApiError as exc:
+            except ApiException as exc:  # DynamicApiError from the call, ApiException from an error event in the stream
                 # 410 Gone: the version expired. 504 "Too large resource version": the API server's
                 # watch cache has not yet caught up with the version our read returned (older etcd
                 # serves reads past the cache). Both: read again and resume watching.
