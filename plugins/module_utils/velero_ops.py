@@ -72,21 +72,23 @@ def create_and_wait(velero, kind, definition, params, started):
                 "%s %s already exists with different %s; Velero objects are immutable, so it is reported as it is. "
                 "Use a new name to run with the new settings." % (kind, name, ", ".join(differences))
             )
-        if velero_spec.is_terminal((existing.get("status") or {}).get("phase")) or not params["wait"]:
-            return report(velero, kind, existing, started, params["fail_on_partial"], changed=False) if params["wait"] else dict(
-                velero_spec.summarize(existing, None), result=existing, changed=False, duration=_since(started)
-            )
-        done = velero.wait_terminal(kind, name, params["wait_timeout"])
-        return report(velero, kind, done, started, params["fail_on_partial"], changed=False)
+        if not params["wait"]:
+            return _unwaited(existing, started, changed=False)
+        if not velero_spec.is_terminal((existing.get("status") or {}).get("phase")):
+            existing = velero.wait_terminal(kind, name, params["wait_timeout"])
+        return report(velero, kind, existing, started, params["fail_on_partial"], changed=False)
 
     velero.preflight(definition["spec"].get("storageLocation") if kind == "Backup" else None, server_timeout=params["server_timeout"])
     created = velero.create(copy.deepcopy(definition))
-    if velero.check_mode:
-        return dict(velero_spec.summarize(created, None), result=created, changed=True, duration=_since(started))
-    if not params["wait"]:
-        return dict(velero_spec.summarize(created, None), result=created, changed=True, duration=_since(started))
+    if velero.check_mode or not params["wait"]:
+        return _unwaited(created, started, changed=True)
     done = velero.wait_terminal(kind, created["metadata"]["name"], params["wait_timeout"])
     return report(velero, kind, done, started, params["fail_on_partial"], changed=True)
+
+
+def _unwaited(obj, started, changed):
+    """The result for an object that was not waited for (wait=false, or check mode's dry-run object)."""
+    return dict(velero_spec.summarize(obj, None), result=obj, changed=changed, duration=_since(started))
 
 
 def _metadata(params, prefix):
