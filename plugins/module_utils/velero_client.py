@@ -12,8 +12,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import gzip
 import json
+import os
+import tempfile
 import time
 import uuid
 
@@ -273,13 +276,36 @@ class Velero(object):
             self.delete("DownloadRequest", request_name)
         if processed is None:
             raise VeleroError("Velero did not answer the DownloadRequest for the %s of %s within %ds." % (target_kind, name, timeout))
-        response = open_url(processed["status"]["downloadURL"], method="GET", timeout=timeout, validate_certs=False)
-        data = response.read()
+        ca_pem = self.storage_ca(target_kind, name)
+        ca_file = None
+        try:
+            if ca_pem:
+                # open_url takes a CA file, not data; the BSL's caCert is the trust anchor for a private object store.
+                handle, ca_file = tempfile.mkstemp(suffix=".pem")
+                with os.fdopen(handle, "wb") as ca_out:
+                    ca_out.write(ca_pem)
+            response = open_url(processed["status"]["downloadURL"], method="GET", timeout=timeout, validate_certs=True, ca_path=ca_file)
+            data = response.read()
+        finally:
+            if ca_file:
+                os.unlink(ca_file)
         try:
             data = gzip.decompress(data)
         except OSError:
             pass
         return data.decode("utf-8", "replace")
+
+    def storage_ca(self, target_kind, name):
+        """The caCert of the BackupStorageLocation that holds the object, as `velero backup logs` uses it."""
+        backup_name = name
+        if target_kind.startswith("Restore"):
+            restore = self.get("Restore", name) or {}
+            backup_name = (restore.get("spec") or {}).get("backupName")
+        backup = self.get("Backup", backup_name) if backup_name else None
+        location_name = ((backup or {}).get("spec") or {}).get("storageLocation") or self.default_storage_location()
+        location = self.get("BackupStorageLocation", location_name) if location_name else None
+        ca_cert = (((location or {}).get("spec") or {}).get("objectStorage") or {}).get("caCert")
+        return base64.b64decode(ca_cert) if ca_cert else None
 
     def failure_log_lines(self, target_kind, name):
         try:

@@ -28,12 +28,17 @@ import uuid
 
 from bench_backup_module import KUBECONFIG, Kubectl
 
+LOG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bench")
+
 
 def playbook(name, extra):
-    env = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG)
+    env = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
     start = time.monotonic()
     proc = subprocess.run(["ansible-playbook", "appsnap.velero." + name, "-e", json.dumps(extra)], env=env, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - start
+    # Per-task times for whoever wants to know where a phase's seconds went.
+    with open(os.path.join(LOG_DIR, name + ".log"), "w") as handle:
+        handle.write(proc.stdout)
     if proc.returncode != 0:
         raise SystemExit("%s failed:\n%s" % (name, proc.stdout[-3000:]))
     return elapsed
@@ -51,6 +56,7 @@ def main():
     parser.add_argument("--scale", type=int, default=70)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
+    os.makedirs(LOG_DIR, exist_ok=True)
     kubectl = Kubectl()
     namespace = "bench-cycle-" + uuid.uuid4().hex[:6]
     common = {"postgres_namespace": namespace, "postgres_password": "bench-" + uuid.uuid4().hex, "postgres_storage_size": "20Gi",

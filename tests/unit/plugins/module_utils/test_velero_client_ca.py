@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Which CA a log download trusts: the caCert of the storage location that holds the backup.
+
+Only the lookup from object to BackupStorageLocation is exercised here, with the
+Kubernetes reads replaced by a dict; downloads themselves run on the lab
+(tests/integration/modules), where MinIO speaks plain HTTP.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+
+import pytest
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero
+
+PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+class ObjectsVelero(Velero):
+    """Velero whose reads come from a dict of (kind, name) -> object."""
+
+    def __init__(self, objects):  # pylint: disable=super-init-not-called
+        self.objects = objects
+
+    def get(self, kind, name, namespace=None):
+        return self.objects.get((kind, name))
+
+    def list(self, kind, namespace=None, label_selector=None):
+        return [obj for (obj_kind, _name), obj in self.objects.items() if obj_kind == kind]
+
+
+def location(name, ca=None, default=False):
+    storage = {"bucket": "b"}
+    if ca:
+        storage["caCert"] = base64.b64encode(ca).decode("ascii")
+    return {"metadata": {"name": name}, "spec": {"default": default, "objectStorage": storage}}
+
+
+@pytest.fixture
+def objects():
+    return {
+        ("BackupStorageLocation", "default"): location("default", default=True),
+        ("BackupStorageLocation", "private"): location("private", ca=PEM),
+        ("Backup", "in-private"): {"metadata": {"name": "in-private"}, "spec": {"storageLocation": "private"}},
+        ("Backup", "in-default"): {"metadata": {"name": "in-default"}, "spec": {}},
+        ("Restore", "from-private"): {"metadata": {"name": "from-private"}, "spec": {"backupName": "in-private"}},
+    }
+
+
+def test_backup_log_trusts_its_locations_ca(objects):
+    assert ObjectsVelero(objects).storage_ca("BackupLog", "in-private") == PEM
+
+
+def test_restore_log_follows_the_restore_to_its_backups_location(objects):
+    assert ObjectsVelero(objects).storage_ca("RestoreLog", "from-private") == PEM
+
+
+def test_no_ca_means_the_system_trust_store(objects):
+    assert ObjectsVelero(objects).storage_ca("BackupLog", "in-default") is None
+
+
+def test_backup_without_location_uses_the_default_location(objects):
+    objects[("BackupStorageLocation", "default")] = location("default", ca=PEM, default=True)
+    assert ObjectsVelero(objects).storage_ca("BackupResults", "in-default") == PEM
