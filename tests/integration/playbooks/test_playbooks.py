@@ -19,17 +19,20 @@ def psql(kubectl, namespace, sql):
     return kubectl.run("exec", "postgresql-0", "--", "bash", "-c", script, "psql", sql, namespace=namespace).stdout.strip()
 
 
-def test_full_cycle_keeps_every_row_and_checksum(run_playbook, kubectl):
+@pytest.mark.parametrize("dump_format, jobs", [("plain", 1), ("custom", 1), ("directory", 2)])
+def test_full_cycle_keeps_every_row_and_checksum(run_playbook, kubectl, dump_format, jobs):
     namespace = "pb-site-" + uuid.uuid4().hex[:6]
     summary = os.path.join(tempfile.mkdtemp(), "summary.json")
     try:
         rc, tasks, stdout = run_playbook("appsnap.velero.site", {
             "appsnap_namespace": namespace, "appsnap_postgres_password": PASSWORD, "appsnap_summary_file": summary,
             "appsnap_postgres_image": LAB_IMAGE["postgres_image"], "appsnap_postgres_image_pull_policy": "Never",
+            "appsnap_dump_format": dump_format, "appsnap_jobs": jobs,
         })
         assert rc == 0, describe_failure(tasks)
         with open(summary) as handle:
             result = json.load(handle)
+        assert (result["dump_format"], int(result["jobs"])) == (dump_format, jobs)
         assert result["checksums_match"] is True
         assert result["tables"] == 5  # 4 pgbench tables and appsnap_types
         assert result["rows_before"] == result["rows_after"] >= 100000 + 500
