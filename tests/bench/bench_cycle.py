@@ -3,21 +3,30 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark: the full cycle's phases against the raw data path, on the lab.
 
-    tests/bench/bench_cycle.py [--scale 70] [--jobs 2]
+    tests/bench/bench_cycle.py [--scale 70] [--jobs 2] [--partitions 0]
 
 Needs the lab (lab/lab up) and the collection laid out (source tests/lib.sh;
 layout_collection). In one run it:
-  1. deploys Postgres with the roles and seeds pgbench at --scale (70 is about 1 GiB),
-  2. times backup.yml (pg_dump hook + Velero upload), restore.yml (delete namespace + Velero restore)
-     and replay.yml (psql), each through ansible-playbook,
-  3. times the raw path in the same pod: pg_dump > file, and psql -f file into a fresh database,
-  4. times pg_restore --jobs from a directory-format dump against plain psql,
+  1. deploys Postgres with the roles and seeds pgbench at --scale (70 is about 1 GiB;
+     --partitions splits pgbench_accounts, which is most of the data),
+  2. times the raw path in that pod: pg_dump > file, and psql -f file into a fresh database,
+  3. runs backup.yml, deletes the namespace, runs restore.yml and replay.yml, each through
+     ansible-playbook, twice: with the plain format (psql) and with the directory format
+     (pg_dump and pg_restore with --jobs),
+  4. splits each run into the issue's phases from what the lab itself records:
+       dump    the hook's pg_dump: birth time of the dump to its last write, stat'ed in the pod;
+       upload  the PodVolumeBackup's start to completion (Velero's 1 s timestamps);
+       restore the Restore's start to completion (Velero's 1 s timestamps), PodVolumeRestore included;
+       replay  the pg_replay role's "Replay the dump" task (psql or pg_restore through k8s_exec);
+     and the wall time of each playbook, which adds Ansible, pod recreation and the checks,
   5. records the peak RSS of the ansible-playbook processes (the dump never passes through them).
+Per-task timings of every playbook are kept in build/bench/<format>-<playbook>.json.
 """
 
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -29,65 +38,145 @@ import uuid
 from bench_backup_module import KUBECONFIG, Kubectl
 
 LOG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bench")
+DUMP_PATHS = {"plain": "/backup/backup.sql", "directory": "/backup/backup.dir"}
+SHELL_ENV = 'export PGPASSWORD="$POSTGRES_PASSWORD" PGUSER="$POSTGRES_USER" PGHOST=127.0.0.1; '
 
 
-def playbook(name, extra):
-    env = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
+def playbook(name, extra, label):
+    """Run appsnap.velero.<name>; return its wall time and the duration of each task by name."""
+    env = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     start = time.monotonic()
     proc = subprocess.run(["ansible-playbook", "appsnap.velero." + name, "-e", json.dumps(extra)], env=env, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - start
-    # Per-task times for whoever wants to know where a phase's seconds went.
-    with open(os.path.join(LOG_DIR, name + ".log"), "w") as handle:
+    with open(os.path.join(LOG_DIR, "%s-%s.json" % (label, name)), "w") as handle:
         handle.write(proc.stdout)
     if proc.returncode != 0:
-        raise SystemExit("%s failed:\n%s" % (name, proc.stdout[-3000:]))
-    return elapsed
+        raise SystemExit("%s failed:\n%s\n%s" % (name, proc.stdout[-3000:], proc.stderr[-2000:]))
+    tasks = {}
+    for play in json.loads(proc.stdout)["plays"]:
+        for task in play["tasks"]:
+            duration = task["task"]["duration"]
+            tasks[task["task"]["name"]] = (iso(duration["end"]) - iso(duration["start"])).total_seconds()
+    return elapsed, tasks
+
+
+def iso(text):
+    text = text.rstrip("Z")
+    for pattern in ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def span(status):
+    return (iso(status["completionTimestamp"]) - iso(status["startTimestamp"])).total_seconds()
 
 
 def in_pod(kubectl, namespace, script):
     start = time.monotonic()
-    kubectl.run("exec", "postgresql-0", "--", "bash", "-c", 'export PGPASSWORD="$POSTGRES_PASSWORD" PGUSER="$POSTGRES_USER" PGHOST=127.0.0.1; ' + script,
-                namespace=namespace)
-    return time.monotonic() - start
+    out = kubectl.run("exec", "postgresql-0", "-c", "postgresql", "--", "bash", "-c", SHELL_ENV + script, namespace=namespace).stdout
+    return time.monotonic() - start, out
+
+
+def dump_seconds(kubectl, namespace, path):
+    """The hook writes a new file (or directory) and renames it into place: birth to last write is pg_dump's run."""
+    _elapsed, out = in_pod(kubectl, namespace, "stat -c %%W %s; find %s -type f -printf '%%T@\\n' | sort -n | tail -1" % (path, path))
+    born, last_write = out.split()
+    if int(born) == 0:
+        raise SystemExit("the filesystem under %s does not record birth times; cannot time the hook's pg_dump" % path)
+    return float(last_write) - float(born)
+
+
+def velero_object(kubectl, kind, selector=None, backup_name=None):
+    args = ["get", kind, "-o", "json"] + (["-l", selector] if selector else [])
+    items = json.loads(kubectl.run(*args, namespace="velero").stdout)["items"]
+    if backup_name:
+        items = [item for item in items if item["spec"].get("backupName") == backup_name]
+    if not items:
+        raise SystemExit("no %s for %s" % (kind, selector or backup_name))
+    return items
+
+
+def raw_path(kubectl, namespace):
+    dump, _out = in_pod(kubectl, namespace, "pg_dump --format=plain postgres > /backup/raw.sql")
+    replay, _out = in_pod(kubectl, namespace, "createdb rawcopy && psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d rawcopy -f /backup/raw.sql >/dev/null")
+    in_pod(kubectl, namespace, "rm -f /backup/raw.sql && dropdb rawcopy")
+    return {"dump": dump, "replay": replay}
+
+
+def cycle(kubectl, args, dump_format, jobs, raw=False):
+    namespace = "bench-%s-%s" % (dump_format, uuid.uuid4().hex[:6])
+    path = DUMP_PATHS[dump_format]
+    deploy = {"postgres_namespace": namespace, "postgres_password": "bench-" + uuid.uuid4().hex, "postgres_storage_size": "20Gi",
+              "postgres_image": "localhost/appsnap/postgres:15", "postgres_image_pull_policy": "Never", "postgres_dump_timeout": "60m",
+              "postgres_dump_format": dump_format, "postgres_dump_jobs": jobs, "postgres_dump_path": path}
+    try:
+        playbook("deploy", deploy, dump_format)
+        partitions = " --partitions=%d" % args.partitions if args.partitions else ""
+        seed, _out = in_pod(kubectl, namespace, "pgbench --initialize --quiet --scale=%d%s postgres" % (args.scale, partitions))
+        _elapsed, size = in_pod(kubectl, namespace, "psql -At -c \"SELECT pg_database_size('postgres')\"")
+        result = {"namespace": namespace, "seed": seed, "bytes": int(size)}
+        if raw:
+            result["raw"] = raw_path(kubectl, namespace)
+        result["backup_wall"], _tasks = playbook("backup", {"snapshot_namespace": namespace, "snapshot_backup_name": namespace,
+                                                           "snapshot_wait_timeout": 3600, "snapshot_dump_path": path}, dump_format)
+        result["dump"] = dump_seconds(kubectl, namespace, path)
+        pvb = velero_object(kubectl, "podvolumebackups", "velero.io/backup-name=%s" % namespace)[0]
+        result["upload"] = span(pvb["status"])
+        result["dump_bytes"] = pvb["status"]["progress"].get("bytesDone", 0)
+        start = time.monotonic()
+        kubectl.run("delete", "namespace", namespace, "--timeout=600s")
+        result["delete_namespace"] = time.monotonic() - start
+        result["restore_wall"], _tasks = playbook("restore", {"restore_namespace": namespace, "restore_backup_name": namespace,
+                                                             "restore_wait_timeout": 3600, "restore_dump_path": path}, dump_format)
+        restore = velero_object(kubectl, "restores", backup_name=namespace)[0]
+        result["restore"] = span(restore["status"])
+        result["replay_wall"], tasks = playbook("replay", {"pg_replay_namespace": namespace, "pg_replay_format": dump_format,
+                                                          "pg_replay_jobs": jobs, "pg_replay_dump_path": path}, dump_format)
+        result["replay"] = tasks["appsnap.velero.pg_replay : Replay the dump"]
+        return result
+    finally:
+        kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=70)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--partitions", type=int, default=0)
     args = parser.parse_args()
     os.makedirs(LOG_DIR, exist_ok=True)
     kubectl = Kubectl()
-    namespace = "bench-cycle-" + uuid.uuid4().hex[:6]
-    common = {"postgres_namespace": namespace, "postgres_password": "bench-" + uuid.uuid4().hex, "postgres_storage_size": "20Gi",
-              "postgres_image": "localhost/appsnap/postgres:15", "postgres_image_pull_policy": "Never", "postgres_dump_timeout": "60m"}
-    try:
-        playbook("deploy", common)
-        seed = in_pod(kubectl, namespace, "pgbench --initialize --quiet --scale=%d postgres" % args.scale)
-        size = kubectl.run("exec", "postgresql-0", "--", "bash", "-c", 'PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" -At '
-                           "-c \"SELECT pg_database_size('postgres')\"", namespace=namespace).stdout.strip()
-        raw_dump = in_pod(kubectl, namespace, "pg_dump --format=plain postgres > /backup/raw.sql")
-        raw_restore = in_pod(kubectl, namespace,
-                             "createdb rawcopy && psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d rawcopy -f /backup/raw.sql >/dev/null")
-        dir_dump = in_pod(kubectl, namespace, "pg_dump --format=directory --jobs=%d --file=/backup/raw.dir postgres" % args.jobs)
-        parallel_restore = in_pod(kubectl, namespace, "createdb dircopy && pg_restore --exit-on-error --jobs=%d -d dircopy /backup/raw.dir" % args.jobs)
-        in_pod(kubectl, namespace, "rm -rf /backup/raw.sql /backup/raw.dir && dropdb rawcopy && dropdb dircopy")
-        backup = playbook("backup", {"snapshot_namespace": namespace, "snapshot_backup_name": namespace, "snapshot_wait_timeout": 3600})
-        kubectl.run("delete", "namespace", namespace, "--timeout=600s")
-        restore = playbook("restore", {"restore_namespace": namespace, "restore_backup_name": namespace, "restore_wait_timeout": 3600})
-        replay = playbook("replay", {"pg_replay_namespace": namespace})
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        ours, raw = backup + restore + replay, raw_dump + raw_restore
-        print("machine: %s, %d cores; pgbench scale %d, database %.2f GiB (seeded in %.0fs)"
-              % (platform.machine(), os.cpu_count(), args.scale, int(size) / 2 ** 30, seed))
-        print("raw path:   pg_dump %.1fs, psql -f %.1fs, total %.1fs" % (raw_dump, raw_restore, raw))
-        print("collection: backup.yml %.1fs (dump + upload), restore.yml %.1fs, replay.yml %.1fs, total %.1fs" % (backup, restore, replay, ours))
-        print("overhead: %.2fx the raw path (target <= 1.5x)" % (ours / raw))
-        print("parallel: directory dump --jobs=%d %.1fs; pg_restore --jobs=%d %.1fs vs psql %.1fs: %.2fx faster (target >= 2x)"
-              % (args.jobs, dir_dump, args.jobs, parallel_restore, raw_restore, raw_restore / parallel_restore))
-        print("peak RSS of any ansible-playbook process: %.0f MiB" % (peak_kib / 1024))
-    finally:
-        kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
+    plain = cycle(kubectl, args, "plain", 1, raw=True)
+    parallel = cycle(kubectl, args, "directory", args.jobs)
+    raw = plain["raw"]
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+    print("machine: %s, %d cores; pgbench scale %d%s, database %.2f GiB (seeded in %.0fs)"
+          % (platform.machine(), os.cpu_count(), args.scale, ", %d partitions" % args.partitions if args.partitions else "",
+             plain["bytes"] / 2 ** 30, plain["seed"]))
+    print("%-34s %10s %12s %18s" % ("phase (seconds)", "raw path", "plain cycle", "directory -j%d" % args.jobs))
+    rows = [("dump (pg_dump; hook in the cycles)", raw["dump"], "dump"),
+            ("upload (PodVolumeBackup)", None, "upload"),
+            ("restore (Velero Restore)", None, "restore"),
+            ("replay (psql -f; pg_replay role)", raw["replay"], "replay")]
+    for label, raw_value, key in rows:
+        print("%-34s %10s %12.1f %18.1f" % (label, "-" if raw_value is None else "%.1f" % raw_value, plain[key], parallel[key]))
+    raw_total = raw["dump"] + raw["replay"]
+    phases = sum(plain[key] for key in ("dump", "upload", "restore", "replay"))
+    print("%-34s %10.1f %12.1f %18.1f" % ("all four phases", raw_total, phases, sum(parallel[key] for key in ("dump", "upload", "restore", "replay"))))
+    walls = plain["backup_wall"] + plain["restore_wall"] + plain["replay_wall"]
+    print("%-34s %10s %12.1f %18.1f" % ("backup.yml + restore.yml + replay.yml", "-", walls,
+                                         parallel["backup_wall"] + parallel["restore_wall"] + parallel["replay_wall"]))
+    print("dump bytes backed up: plain %d, directory %d" % (plain["dump_bytes"], parallel["dump_bytes"]))
+    data_path = plain["dump"] + plain["replay"]
+    print("data path (dump + replay) vs raw: %.1fs vs %.1fs = %.2fx" % (data_path, raw_total, data_path / raw_total))
+    print("four phases vs raw (target <= 1.5x): %.2fx; whole playbooks vs raw: %.2fx" % (phases / raw_total, walls / raw_total))
+    print("parallel replay: pg_restore --jobs=%d %.1fs vs psql %.1fs: %.2fx faster (target >= 2x)"
+          % (args.jobs, parallel["replay"], plain["replay"], plain["replay"] / parallel["replay"]))
+    print("peak RSS of any ansible-playbook process: %.0f MiB" % (peak_kib / 1024))
 
 
 if __name__ == "__main__":
