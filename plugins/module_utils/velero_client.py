@@ -20,7 +20,6 @@ import tempfile
 import time
 import uuid
 
-from ansible.module_utils.urls import open_url
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_spec
 from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import (
     ApiException,
@@ -276,6 +275,9 @@ class Velero(object):
             self.delete("DownloadRequest", request_name)
         if processed is None:
             raise VeleroError("Velero did not answer the DownloadRequest for the %s of %s within %ds." % (target_kind, name, timeout))
+        # Imported here: urls pulls in ~75 ms of modules that only a log download needs.
+        from ansible.module_utils.urls import open_url
+
         ca_pem = self.storage_ca(target_kind, name)
         ca_file = None
         try:
