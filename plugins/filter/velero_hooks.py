@@ -18,7 +18,7 @@ import functools
 from ansible.errors import AnsibleFilterError
 from ansible_collections.appsnap.velero.plugins.module_utils import hooks
 
-FILTERS = ("backup_hooks", "backup_volume", "restore_hooks", "pg_dump_hook", "pg_shell")
+FILTERS = ("backup_hooks", "backup_volume", "restore_hooks", "pg_dump_hook", "pg_shell", "pg_replay_command", "pg_replay_hook")
 
 
 def _filter_errors(name, func):

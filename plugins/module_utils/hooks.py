@@ -29,6 +29,9 @@ RESTORE_INIT_HOOK_PREFIX = "init.hook.restore.velero.io/"
 
 ON_ERROR_CHOICES = ("Fail", "Continue")
 PG_DUMP_FORMATS = ("plain", "custom", "directory")
+PG_PARALLEL_DUMP_FORMATS = ("directory",)
+PG_PARALLEL_RESTORE_FORMATS = ("custom", "directory")
+USER_TABLES_SQL = "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
 
 # Where Velero finds the pod a workload creates. Velero reads hook and
 # file-system-backup annotations only from Pod metadata, so for a
@@ -499,27 +502,8 @@ def pg_shell(script, user_env="POSTGRES_USER", password_env="POSTGRES_PASSWORD",
     return "bash -c " + shlex.quote(prefix + " " + script)
 
 
-def pg_dump_hook(
-    database,
-    path="/backup/backup.sql",
-    user_env="POSTGRES_USER",
-    password_env="POSTGRES_PASSWORD",
-    host="127.0.0.1",
-    port=5432,
-    format="plain",
-    jobs=1,
-    timeout="3m",
-    on_error="Fail",
-    container=None,
-):
-    """Build a pre-backup hook that dumps ``database`` atomically to ``path``.
-
-    pg_dump writes to a temporary file beside ``path`` and the result is
-    renamed into place only when pg_dump exits 0, so a failed or timed-out
-    dump (Velero lets a timed-out hook keep running) never replaces the
-    last good dump. Credentials are read from the container's environment at
-    run time; only variable names ever reach the manifest.
-    """
+def _check_pg_target(database, path, user_env, password_env, host, port, format, jobs, parallel_formats, tool_does):
+    """Validate what the pg_dump and replay hooks share; return the port as an int."""
     if not isinstance(database, str) or not database or "\x00" in database:
         raise HookSpecError("database must be a non-empty string, got %r." % (database,))
     if "=" in database or database.startswith(("postgres://", "postgresql://")):
@@ -542,8 +526,36 @@ def pg_dump_hook(
         raise HookSpecError("format must be one of %s, got %r." % (", ".join(PG_DUMP_FORMATS), format))
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise HookSpecError("jobs must be a positive integer, got %r." % (jobs,))
-    if jobs > 1 and format != "directory":
-        raise HookSpecError("jobs > 1 needs format 'directory'; pg_dump dumps in parallel only into a directory. Set format: directory or jobs: 1.")
+    if jobs > 1 and format not in parallel_formats:
+        raise HookSpecError(
+            "jobs > 1 needs format %s; %s in parallel only with %s. Set format: directory or jobs: 1."
+            % (" or ".join(repr(f) for f in parallel_formats), tool_does, " or ".join(parallel_formats))
+        )
+    return port
+
+
+def pg_dump_hook(
+    database,
+    path="/backup/backup.sql",
+    user_env="POSTGRES_USER",
+    password_env="POSTGRES_PASSWORD",
+    host="127.0.0.1",
+    port=5432,
+    format="plain",
+    jobs=1,
+    timeout="3m",
+    on_error="Fail",
+    container=None,
+):
+    """Build a pre-backup hook that dumps ``database`` atomically to ``path``.
+
+    pg_dump writes to a temporary file beside ``path`` and the result is
+    renamed into place only when pg_dump exits 0, so a failed or timed-out
+    dump (Velero lets a timed-out hook keep running) never replaces the
+    last good dump. Credentials are read from the container's environment at
+    run time; only variable names ever reach the manifest.
+    """
+    port = _check_pg_target(database, path, user_env, password_env, host, port, format, jobs, PG_PARALLEL_DUMP_FORMATS, "pg_dump dumps")
     timeout = validate_duration(timeout, "timeout")
     on_error = validate_on_error(on_error, "on_error")
 
@@ -575,6 +587,84 @@ def pg_dump_hook(
         ]
     )
     hook = {"command": ["/bin/bash", "-c", script], "timeout": timeout, "on_error": on_error}
+    if container is not None:
+        hook["container"] = validate_dns1123_label(container, "container")
+    return hook
+
+
+# ---------------------------------------------------------------------------
+# replay
+# ---------------------------------------------------------------------------
+
+
+def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=1):
+    """The command line that replays a dump of ``format`` at ``path`` into ``database``.
+
+    Connection and credentials come from libpq's PG* variables (see pg_shell).
+    A plain dump runs in one transaction with psql, so a failure leaves
+    nothing half-applied; an archive goes through pg_restore, in one
+    transaction too unless ``jobs`` > 1, which pg_restore cannot combine with it.
+    """
+    _check_pg_target(database, path, "PGUSER", "PGPASSWORD", "127.0.0.1", 5432, format, jobs, PG_PARALLEL_RESTORE_FORMATS, "pg_restore restores")
+    target = "--dbname=" + shlex.quote(database)
+    if format == "plain":
+        return "psql -X -q -v ON_ERROR_STOP=1 --single-transaction %s --file=%s >/dev/null" % (target, shlex.quote(path))
+    mode = "--jobs=%d" % jobs if jobs > 1 else "--single-transaction"
+    return "pg_restore --exit-on-error --no-owner %s %s %s" % (mode, target, shlex.quote(path))
+
+
+def pg_replay_hook(
+    database,
+    path="/backup/backup.sql",
+    user_env="POSTGRES_USER",
+    password_env="POSTGRES_PASSWORD",
+    host="127.0.0.1",
+    port=5432,
+    format="plain",
+    jobs=1,
+    ready_timeout=300,
+    exec_timeout="30m",
+    wait_timeout="10m",
+    on_error="Fail",
+    container=None,
+):
+    """Build a post-restore exec hook that replays the restored dump, for restore_hooks(post=...).
+
+    Velero runs it in the restored pod once the container is ready. It waits
+    for PostgreSQL to accept connections, refuses a database that already
+    holds user tables (replaying on top would mix data), then replays with
+    pg_replay_command. Credentials are read from the container's environment.
+    """
+    port = _check_pg_target(database, path, user_env, password_env, host, port, format, jobs, PG_PARALLEL_RESTORE_FORMATS, "pg_restore restores")
+    if isinstance(ready_timeout, bool) or not isinstance(ready_timeout, int) or ready_timeout < 1:
+        raise HookSpecError("ready_timeout must be a positive number of seconds, got %r." % (ready_timeout,))
+    replay = pg_replay_command(database, path, format, jobs)
+    database_q = shlex.quote(database)
+    script = "\n".join(
+        [
+            "set -o errexit -o nounset -o pipefail",
+            "export PGPASSWORD=%s PGUSER=%s PGHOST=%s PGPORT=%d" % (_required_env(password_env), _required_env(user_env), shlex.quote(host), port),
+            "source=%s" % shlex.quote(path),
+            'if [ ! -e "$source" ]; then echo "appsnap: no dump at $source; was the backup volume restored with the pod?" >&2; exit 2; fi',
+            "waited=0",
+            "until pg_isready --quiet --dbname=%s; do" % database_q,
+            '  if [ "$waited" -ge %d ]; then echo "appsnap: PostgreSQL did not accept connections within %ds" >&2; exit 3; fi' % (ready_timeout, ready_timeout),
+            "  sleep 1; waited=$((waited + 1))",
+            "done",
+            "tables=$(psql -X -At -v ON_ERROR_STOP=1 --dbname=%s -c %s)" % (database_q, shlex.quote(USER_TABLES_SQL)),
+            'if [ "$tables" != 0 ]; then echo "appsnap: database "%s" already holds $tables user table(s); replaying on top would mix data.'
+            ' Empty it, or replay with the appsnap.velero.pg_replay role and pg_replay_clean=true." >&2; exit 4; fi' % database_q,
+            replay,
+            'echo "appsnap: replayed $source into "%s' % database_q,
+        ]
+    )
+    hook = {
+        "command": ["/bin/bash", "-c", script],
+        "exec_timeout": validate_duration(exec_timeout, "exec_timeout"),
+        "wait_timeout": validate_duration(wait_timeout, "wait_timeout"),
+        "on_error": validate_on_error(on_error, "on_error"),
+        "wait_for_ready": True,
+    }
     if container is not None:
         hook["container"] = validate_dns1123_label(container, "container")
     return hook

@@ -146,3 +146,57 @@ def test_custom_and_directory_formats_restore_listable(server, fmt, jobs):
     listing = subprocess.run(["pg_restore", "--list", target], check=True, capture_output=True, text=True).stdout
     assert "TABLE DATA public orders" in listing
     assert [n for n in os.listdir(server["root"]) if n.startswith("dump-%s." % fmt)] == []
+
+
+# -- the post-restore replay hook, run as Velero would exec it in the restored pod --
+
+
+@pytest.mark.parametrize("fmt,jobs", [("plain", 1), ("custom", 1), ("directory", 2)])
+def test_replay_hook_replays_each_format_then_refuses_a_second_replay(server, fmt, jobs):
+    dump = os.path.join(server["root"], "replay-" + fmt)
+    rc, _out, err = run_hook(hooks.pg_dump_hook("shop", path=dump, port=server["port"], format=fmt, jobs=jobs if fmt == "directory" else 1))
+    assert rc == 0, err
+    database = "replay_%s" % fmt
+    server["psql"]("CREATE DATABASE %s" % database)
+    hook = hooks.pg_replay_hook(database, path=dump, port=server["port"], format=fmt, jobs=jobs)
+    rc, out, err = run_hook(hook)
+    assert rc == 0, err
+    assert "appsnap: replayed" in out
+    assert server["psql"]("SELECT count(*), sum(id), max(note) FROM orders", db=database).strip() == "500|125250|n99"
+
+    server["psql"]("INSERT INTO orders VALUES (501, 'after the restore')", db=database)
+    rc, _out, err = run_hook(hook)
+    assert rc == 4
+    assert "already holds 1 user table(s)" in err and "pg_replay_clean=true" in err
+    assert server["psql"]("SELECT count(*) FROM orders", db=database).strip() == "501"
+
+
+def test_replay_hook_without_a_dump_says_so(server):
+    server["psql"]("CREATE DATABASE replay_missing")
+    rc, _out, err = run_hook(hooks.pg_replay_hook("replay_missing", path=os.path.join(server["root"], "absent.sql"), port=server["port"]))
+    assert rc == 2
+    assert "no dump at" in err and "backup volume restored" in err
+
+
+def test_replay_hook_gives_up_when_postgres_never_answers(server):
+    target = os.path.join(server["root"], "unused.sql")
+    with open(target, "w") as handle:
+        handle.write("SELECT 1;\n")
+    start = time.monotonic()
+    rc, _out, err = run_hook(hooks.pg_replay_hook("shop", path=target, port=_free_port(), ready_timeout=2))
+    assert rc == 3
+    assert "did not accept connections within 2s" in err
+    assert time.monotonic() - start < 15
+
+
+def test_replay_hook_failure_leaves_nothing_half_applied(server):
+    broken = os.path.join(server["root"], "broken.sql")
+    rc, _out, err = run_hook(hooks.pg_dump_hook("shop", path=broken, port=server["port"]))
+    assert rc == 0, err
+    with open(broken, "a") as handle:
+        handle.write("SELECT 1/0;\n")
+    server["psql"]("CREATE DATABASE replay_broken")
+    rc, _out, err = run_hook(hooks.pg_replay_hook("replay_broken", path=broken, port=server["port"]))
+    assert rc != 0
+    assert "division by zero" in err
+    assert server["psql"]("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'", db="replay_broken").strip() == "0"

@@ -19,20 +19,26 @@ def psql(kubectl, namespace, sql):
     return kubectl.run("exec", "postgresql-0", "--", "bash", "-c", script, "psql", sql, namespace=namespace).stdout.strip()
 
 
-@pytest.mark.parametrize("dump_format, jobs", [("plain", 1), ("custom", 1), ("directory", 2)])
-def test_full_cycle_keeps_every_row_and_checksum(run_playbook, kubectl, dump_format, jobs):
+@pytest.mark.parametrize("dump_format, jobs, replay_on_restore", [
+    ("plain", 1, False), ("custom", 1, False), ("directory", 2, False),
+    # Velero's post-restore exec hook replays instead of the pg_replay role (the seed calls restore hooks untested).
+    ("directory", 2, True),
+], ids=["plain", "custom", "directory-jobs2", "directory-jobs2-restore-hook"])
+def test_full_cycle_keeps_every_row_and_checksum(run_playbook, kubectl, dump_format, jobs, replay_on_restore):
     namespace = "pb-site-" + uuid.uuid4().hex[:6]
     summary = os.path.join(tempfile.mkdtemp(), "summary.json")
     try:
         rc, tasks, stdout = run_playbook("appsnap.velero.site", {
             "appsnap_namespace": namespace, "appsnap_postgres_password": PASSWORD, "appsnap_summary_file": summary,
             "appsnap_postgres_image": LAB_IMAGE["postgres_image"], "appsnap_postgres_image_pull_policy": "Never",
-            "appsnap_dump_format": dump_format, "appsnap_jobs": jobs,
+            "appsnap_dump_format": dump_format, "appsnap_jobs": jobs, "appsnap_replay_on_restore": replay_on_restore,
         })
         assert rc == 0, describe_failure(tasks)
         with open(summary) as handle:
             result = json.load(handle)
         assert (result["dump_format"], int(result["jobs"])) == (dump_format, jobs)
+        assert result["replayed_by"] == ("velero restore hook" if replay_on_restore else "pg_replay role")
+        assert (int(result["restore_hooks_attempted"]), int(result["restore_hooks_failed"])) == ((1, 0) if replay_on_restore else (0, 0))
         assert result["checksums_match"] is True
         assert result["tables"] == 5  # 4 pgbench tables and appsnap_types
         assert result["rows_before"] == result["rows_after"] >= 100000 + 500

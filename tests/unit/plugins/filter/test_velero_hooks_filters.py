@@ -149,6 +149,38 @@ def test_pg_dump_hook_quotes_identifiers():
     assert "target='/backup/my dump.sql'" in script
 
 
+@pytest.mark.parametrize("dump_format, jobs, expected", [
+    ("plain", 1, "psql -X -q -v ON_ERROR_STOP=1 --single-transaction --dbname=app --file=/backup/backup.sql >/dev/null"),
+    ("custom", 1, "pg_restore --exit-on-error --no-owner --single-transaction --dbname=app /backup/backup.sql"),
+    ("custom", 3, "pg_restore --exit-on-error --no-owner --jobs=3 --dbname=app /backup/backup.sql"),
+    ("directory", 2, "pg_restore --exit-on-error --no-owner --jobs=2 --dbname=app /backup/backup.sql"),
+])
+def test_pg_replay_command_per_format(dump_format, jobs, expected):
+    assert F["pg_replay_command"]("app", format=dump_format, jobs=jobs) == expected
+
+
+def test_pg_replay_command_quotes_identifiers():
+    command = F["pg_replay_command"]("we'ird db; rm -rf /", path="/backup/my dump.sql")
+    assert "--dbname='we'\"'\"'ird db; rm -rf /'" in command and "--file='/backup/my dump.sql'" in command
+
+
+def test_pg_replay_hook_is_a_restore_post_hook_running_the_same_command():
+    hook = F["pg_replay_hook"]("app", path="/backup/app.dir", format="directory", jobs=2, exec_timeout="1h", wait_timeout="5m",
+                               ready_timeout=60, container="db")
+    assert {k: v for k, v in hook.items() if k != "command"} == {
+        "exec_timeout": "1h", "wait_timeout": "5m", "on_error": "Fail", "wait_for_ready": True, "container": "db"}
+    script = hook["command"][2]
+    assert hook["command"][:2] == ["/bin/bash", "-c"]
+    assert F["pg_replay_command"]("app", path="/backup/app.dir", format="directory", jobs=2) in script
+    assert '"${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is not set in the container}"' in script
+    assert 'if [ "$waited" -ge 60 ]' in script and "exit 4" in script
+    annotated = F["restore_hooks"](workload("StatefulSet", containers=["db"]), post=hook)
+    annotations = pod_metadata(annotated)["annotations"]
+    assert json.loads(annotations["post.hook.restore.velero.io/command"]) == hook["command"]
+    assert annotations["post.hook.restore.velero.io/exec-timeout"] == "1h"
+    assert annotations["post.hook.restore.velero.io/wait-for-ready"] == "true"
+
+
 PVC_POD = {
     "kind": "Pod",
     "metadata": {"name": "p"},
@@ -176,6 +208,12 @@ BAD = [
     ("bad format", lambda: F["pg_dump_hook"]("db", format="tar"), ["plain, custom, directory"]),
     ("bad env name", lambda: F["pg_dump_hook"]("db", password_env="PASS;rm"), ["environment variable name"]),
     ("conninfo database", lambda: F["pg_dump_hook"]("dbname=x password=y"), ["connection string"]),
+    ("replay jobs with plain", lambda: F["pg_replay_command"]("db", jobs=2), ["'custom' or 'directory'", "jobs: 1"]),
+    ("replay hook jobs with plain", lambda: F["pg_replay_hook"]("db", jobs=2), ["'custom' or 'directory'"]),
+    ("replay relative path", lambda: F["pg_replay_hook"]("db", path="backup.sql"), ["absolute file path"]),
+    ("replay ready_timeout", lambda: F["pg_replay_hook"]("db", ready_timeout="5m"), ["ready_timeout", "seconds"]),
+    ("replay exec_timeout", lambda: F["pg_replay_hook"]("db", exec_timeout="30"), ["no unit"]),
+    ("replay conninfo", lambda: F["pg_replay_command"]("host=x dbname=y"), ["connection string"]),
     ("text input", lambda: F["backup_hooks"]("kind: Pod", pre=PRE), ["from_yaml_all"]),
     ("mount path taken", lambda: F["backup_volume"](F["backup_volume"](workload("Pod"), "a", "/x"), "b", "/x"), ["already mounts volume 'a'"]),
     ("name used by pvc", lambda: F["backup_volume"](PVC_POD, "data", "/d"), ["persistentVolumeClaim", "another name"]),
