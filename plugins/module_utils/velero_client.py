@@ -278,7 +278,7 @@ class Velero(object):
         # Imported here: urls pulls in ~75 ms of modules that only a log download needs.
         from ansible.module_utils.urls import open_url
 
-        ca_pem = self.storage_ca(target_kind, name)
+        ca_pem, verify = self.storage_tls(target_kind, name)
         ca_file = None
         try:
             if ca_pem:
@@ -286,7 +286,7 @@ class Velero(object):
                 handle, ca_file = tempfile.mkstemp(suffix=".pem")
                 with os.fdopen(handle, "wb") as ca_out:
                     ca_out.write(ca_pem)
-            response = open_url(processed["status"]["downloadURL"], method="GET", timeout=timeout, validate_certs=True, ca_path=ca_file)
+            response = open_url(processed["status"]["downloadURL"], method="GET", timeout=timeout, validate_certs=verify, ca_path=ca_file)
             data = response.read()
         finally:
             if ca_file:
@@ -297,8 +297,12 @@ class Velero(object):
             pass
         return data.decode("utf-8", "replace")
 
-    def storage_ca(self, target_kind, name):
-        """The caCert of the BackupStorageLocation that holds the object, as `velero backup logs` uses it."""
+    def storage_tls(self, target_kind, name):
+        """How to trust the object store that holds the object: its BSL's caCert, and whether to verify at all.
+
+        `velero backup logs` trusts the BSL's caCert; a BSL configured with
+        insecureSkipTLSVerify "true" already told Velero not to verify that store.
+        """
         backup_name = name
         if target_kind.startswith("Restore"):
             restore = self.get("Restore", name) or {}
@@ -306,8 +310,10 @@ class Velero(object):
         backup = self.get("Backup", backup_name) if backup_name else None
         location_name = ((backup or {}).get("spec") or {}).get("storageLocation") or self.default_storage_location()
         location = self.get("BackupStorageLocation", location_name) if location_name else None
-        ca_cert = (((location or {}).get("spec") or {}).get("objectStorage") or {}).get("caCert")
-        return base64.b64decode(ca_cert) if ca_cert else None
+        spec = (location or {}).get("spec") or {}
+        ca_cert = (spec.get("objectStorage") or {}).get("caCert")
+        insecure = str((spec.get("config") or {}).get("insecureSkipTLSVerify", "")).lower() == "true"
+        return (base64.b64decode(ca_cert) if ca_cert else None), not insecure
 
     def failure_log_lines(self, target_kind, name):
         try:

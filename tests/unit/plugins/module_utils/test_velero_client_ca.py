@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Which CA a log download trusts: the caCert of the storage location that holds the backup.
+"""How a log download trusts the object store: the caCert of the storage location that holds the backup.
 
 Only the lookup from object to BackupStorageLocation is exercised here, with the
 Kubernetes reads replaced by a dict; downloads themselves run on the lab
@@ -32,11 +32,11 @@ class ObjectsVelero(Velero):
         return [obj for (obj_kind, _name), obj in self.objects.items() if obj_kind == kind]
 
 
-def location(name, ca=None, default=False):
+def location(name, ca=None, default=False, config=None):
     storage = {"bucket": "b"}
     if ca:
         storage["caCert"] = base64.b64encode(ca).decode("ascii")
-    return {"metadata": {"name": name}, "spec": {"default": default, "objectStorage": storage}}
+    return {"metadata": {"name": name}, "spec": {"default": default, "objectStorage": storage, "config": config or {}}}
 
 
 @pytest.fixture
@@ -51,17 +51,24 @@ def objects():
 
 
 def test_backup_log_trusts_its_locations_ca(objects):
-    assert ObjectsVelero(objects).storage_ca("BackupLog", "in-private") == PEM
+    assert ObjectsVelero(objects).storage_tls("BackupLog", "in-private") == (PEM, True)
 
 
 def test_restore_log_follows_the_restore_to_its_backups_location(objects):
-    assert ObjectsVelero(objects).storage_ca("RestoreLog", "from-private") == PEM
+    assert ObjectsVelero(objects).storage_tls("RestoreLog", "from-private") == (PEM, True)
 
 
 def test_no_ca_means_the_system_trust_store(objects):
-    assert ObjectsVelero(objects).storage_ca("BackupLog", "in-default") is None
+    assert ObjectsVelero(objects).storage_tls("BackupLog", "in-default") == (None, True)
 
 
 def test_backup_without_location_uses_the_default_location(objects):
     objects[("BackupStorageLocation", "default")] = location("default", ca=PEM, default=True)
-    assert ObjectsVelero(objects).storage_ca("BackupResults", "in-default") == PEM
+    assert ObjectsVelero(objects).storage_tls("BackupResults", "in-default") == (PEM, True)
+
+
+def test_a_location_marked_insecure_is_not_verified(objects):
+    objects[("BackupStorageLocation", "default")] = location("default", default=True, config={"insecureSkipTLSVerify": "true"})
+    assert ObjectsVelero(objects).storage_tls("BackupLog", "in-default") == (None, False)
+    objects[("BackupStorageLocation", "default")] = location("default", default=True, config={"insecureSkipTLSVerify": "false"})
+    assert ObjectsVelero(objects).storage_tls("BackupLog", "in-default") == (None, True)
