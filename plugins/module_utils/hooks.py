@@ -486,6 +486,20 @@ def _required_env(name):
     return '"${%s:?%s is not set in the container}"' % (name, name)
 
 
+def _check_pg_port(port):
+    if isinstance(port, bool) or not str(port).isdigit() or not 1 <= int(port) <= 65535:
+        raise HookSpecError("port must be an integer between 1 and 65535, got %r." % (port,))
+    return int(port)
+
+
+def _pg_exports(user_env, password_env, host, port):
+    """``export PG*=...`` for libpq, the user and password expanded from the container's environment in the pod."""
+    validate_env_name(user_env, "user_env")
+    validate_env_name(password_env, "password_env")
+    return "export PGPASSWORD=%s PGUSER=%s PGHOST=%s PGPORT=%d" % (
+        _required_env(password_env), _required_env(user_env), shlex.quote(host), _check_pg_port(port))
+
+
 def pg_shell(script, user_env="POSTGRES_USER", password_env="POSTGRES_PASSWORD", host="127.0.0.1", port=5432):
     """A ``bash -c`` command line that runs ``script`` with libpq's PG* variables taken from the container.
 
@@ -494,16 +508,11 @@ def pg_shell(script, user_env="POSTGRES_USER", password_env="POSTGRES_PASSWORD",
     """
     if not isinstance(script, str) or not script.strip():
         raise HookSpecError("script must be a non-empty shell command, got %r." % (script,))
-    validate_env_name(user_env, "user_env")
-    validate_env_name(password_env, "password_env")
-    if isinstance(port, bool) or not str(port).isdigit() or not 1 <= int(port) <= 65535:
-        raise HookSpecError("port must be an integer between 1 and 65535, got %r." % (port,))
-    prefix = "export PGPASSWORD=%s PGUSER=%s PGHOST=%s PGPORT=%d;" % (_required_env(password_env), _required_env(user_env), shlex.quote(host), int(port))
-    return "bash -c " + shlex.quote(prefix + " " + script)
+    return "bash -c " + shlex.quote(_pg_exports(user_env, password_env, host, port) + "; " + script)
 
 
-def _check_pg_target(database, path, user_env, password_env, host, port, format, jobs, parallel_formats, tool_does):
-    """Validate what the pg_dump and replay hooks share; return the port as an int."""
+def _check_pg_dump_args(database, path, format, jobs, parallel_formats, tool_does):
+    """Validate the database, dump path, format and jobs that pg_dump and the replay share."""
     if not isinstance(database, str) or not database or "\x00" in database:
         raise HookSpecError("database must be a non-empty string, got %r." % (database,))
     if "=" in database or database.startswith(("postgres://", "postgresql://")):
@@ -513,15 +522,6 @@ def _check_pg_target(database, path, user_env, password_env, host, port, format,
         )
     if not isinstance(path, str) or not path.startswith("/") or path.endswith("/") or "\x00" in path:
         raise HookSpecError("path must be an absolute file path such as '/backup/backup.sql', got %r." % (path,))
-    validate_env_name(user_env, "user_env")
-    validate_env_name(password_env, "password_env")
-    if not isinstance(host, str) or not host or any(c.isspace() for c in host):
-        raise HookSpecError("host must be a host name, IP address or socket directory, got %r." % (host,))
-    if isinstance(port, bool) or not isinstance(port, int) and not (isinstance(port, str) and port.isdigit()):
-        raise HookSpecError("port must be an integer between 1 and 65535, got %r." % (port,))
-    port = int(port)
-    if not 1 <= port <= 65535:
-        raise HookSpecError("port must be an integer between 1 and 65535, got %r." % (port,))
     if format not in PG_DUMP_FORMATS:
         raise HookSpecError("format must be one of %s, got %r." % (", ".join(PG_DUMP_FORMATS), format))
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -531,7 +531,11 @@ def _check_pg_target(database, path, user_env, password_env, host, port, format,
             "jobs > 1 needs format %s; %s in parallel only with %s. Set format: directory or jobs: 1."
             % (" or ".join(repr(f) for f in parallel_formats), tool_does, " or ".join(parallel_formats))
         )
-    return port
+
+
+def _check_pg_host(host):
+    if not isinstance(host, str) or not host or any(c.isspace() for c in host):
+        raise HookSpecError("host must be a host name, IP address or socket directory, got %r." % (host,))
 
 
 def pg_dump_hook(
@@ -555,7 +559,11 @@ def pg_dump_hook(
     last good dump. Credentials are read from the container's environment at
     run time; only variable names ever reach the manifest.
     """
-    port = _check_pg_target(database, path, user_env, password_env, host, port, format, jobs, PG_PARALLEL_DUMP_FORMATS, "pg_dump dumps")
+    _check_pg_dump_args(database, path, format, jobs, PG_PARALLEL_DUMP_FORMATS, "pg_dump dumps")
+    validate_env_name(user_env, "user_env")
+    validate_env_name(password_env, "password_env")
+    _check_pg_host(host)
+    port = _check_pg_port(port)
     timeout = validate_duration(timeout, "timeout")
     on_error = validate_on_error(on_error, "on_error")
 
@@ -605,7 +613,7 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
     nothing half-applied; an archive goes through pg_restore, in one
     transaction too unless ``jobs`` > 1, which pg_restore cannot combine with it.
     """
-    _check_pg_target(database, path, "PGUSER", "PGPASSWORD", "127.0.0.1", 5432, format, jobs, PG_PARALLEL_RESTORE_FORMATS, "pg_restore restores")
+    _check_pg_dump_args(database, path, format, jobs, PG_PARALLEL_RESTORE_FORMATS, "pg_restore restores")
     target = "--dbname=" + shlex.quote(database)
     if format == "plain":
         return "psql -X -q -v ON_ERROR_STOP=1 --single-transaction %s --file=%s >/dev/null" % (target, shlex.quote(path))
@@ -635,15 +643,16 @@ def pg_replay_hook(
     holds user tables (replaying on top would mix data), then replays with
     pg_replay_command. Credentials are read from the container's environment.
     """
-    port = _check_pg_target(database, path, user_env, password_env, host, port, format, jobs, PG_PARALLEL_RESTORE_FORMATS, "pg_restore restores")
+    replay = pg_replay_command(database, path, format, jobs)
+    _check_pg_host(host)
+    exports = _pg_exports(user_env, password_env, host, port)
     if isinstance(ready_timeout, bool) or not isinstance(ready_timeout, int) or ready_timeout < 1:
         raise HookSpecError("ready_timeout must be a positive number of seconds, got %r." % (ready_timeout,))
-    replay = pg_replay_command(database, path, format, jobs)
     database_q = shlex.quote(database)
     script = "\n".join(
         [
             "set -o errexit -o nounset -o pipefail",
-            "export PGPASSWORD=%s PGUSER=%s PGHOST=%s PGPORT=%d" % (_required_env(password_env), _required_env(user_env), shlex.quote(host), port),
+            exports,
             "source=%s" % shlex.quote(path),
             'if [ ! -e "$source" ]; then echo "appsnap: no dump at $source; was the backup volume restored with the pod?" >&2; exit 2; fi',
             "waited=0",
