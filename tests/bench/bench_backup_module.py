@@ -22,6 +22,7 @@ import glob
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "build", "collections"))
 
 import velero_lab  # noqa: E402
+from ansible_collections.appsnap.velero.plugins.module_utils import hooks  # noqa: E402
 
 KUBECONFIG = os.environ.get("APPSNAP_LAB_KUBECONFIG", "/var/lib/appsnap-lab/admin.kubeconfig")
 CACHE = os.environ.get("APPSNAP_CACHE", os.path.expanduser("~/.cache/appsnap"))
@@ -65,7 +67,10 @@ class Kubectl(object):
 
 
 def parse_time(text):
-    return datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    """A UTC timestamp from Kubernetes (whole seconds, 'Z') or Ansible's callbacks (microseconds)."""
+    text = text.rstrip("Z")
+    pattern = "%Y-%m-%dT%H:%M:%S.%f" if "." in text else "%Y-%m-%dT%H:%M:%S"
+    return datetime.datetime.strptime(text, pattern).replace(tzinfo=datetime.timezone.utc)
 
 
 def run_module(playbook, namespace, name):
@@ -78,7 +83,8 @@ def run_module(playbook, namespace, name):
     result = task["hosts"]["localhost"]
     if result.get("failed"):
         raise SystemExit("module failed: %s" % result.get("msg"))
-    latency = (parse_time(task["task"]["duration"]["end"]) - parse_time(result["result"]["status"]["completionTimestamp"])).total_seconds()
+    # At the 1 s resolution of completionTimestamp.
+    latency = (parse_time(task["task"]["duration"]["end"][:19]) - parse_time(result["result"]["status"]["completionTimestamp"])).total_seconds()
     return wall, latency, result["duration"]
 
 
@@ -103,7 +109,7 @@ def main():
         kubectl.run("rollout", "status", "statefulset/postgresql", "--timeout=300s", namespace=namespace)
         if scale:
             kubectl.run("exec", "postgresql-0", "--", "bash", "-c",
-                        'PGPASSWORD="$POSTGRES_PASSWORD" pgbench -h 127.0.0.1 -U "$POSTGRES_USER" --initialize --quiet --scale=%d "$POSTGRES_DB"' % scale,
+                        *shlex.split(hooks.pg_shell('pgbench --initialize --quiet --scale=%d "$POSTGRES_DB"' % scale)),
                         namespace=namespace)
         with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
             handle.write(PLAYBOOK)

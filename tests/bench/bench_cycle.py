@@ -26,20 +26,20 @@ Per-task timings of every playbook are kept in build/bench/<format>-<playbook>.j
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import datetime
 import json
 import os
 import platform
 import resource
+import shlex
 import subprocess
 import time
 import uuid
 
-from bench_backup_module import KUBECONFIG, Kubectl
+# bench_backup_module puts the laid-out collection on sys.path, so hooks comes from there.
+from bench_backup_module import KUBECONFIG, Kubectl, hooks, parse_time
 
 LOG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bench")
 DUMP_PATHS = {"plain": "/backup/backup.sql", "directory": "/backup/backup.dir"}
-SHELL_ENV = 'export PGPASSWORD="$POSTGRES_PASSWORD" PGUSER="$POSTGRES_USER" PGHOST=127.0.0.1; '
 
 
 def playbook(name, extra, label):
@@ -56,27 +56,17 @@ def playbook(name, extra, label):
     for play in json.loads(proc.stdout)["plays"]:
         for task in play["tasks"]:
             duration = task["task"]["duration"]
-            tasks[task["task"]["name"]] = (iso(duration["end"]) - iso(duration["start"])).total_seconds()
+            tasks[task["task"]["name"]] = (parse_time(duration["end"]) - parse_time(duration["start"])).total_seconds()
     return elapsed, tasks
 
 
-def iso(text):
-    text = text.rstrip("Z")
-    for pattern in ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            return datetime.datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-    raise ValueError(text)
-
-
 def span(status):
-    return (iso(status["completionTimestamp"]) - iso(status["startTimestamp"])).total_seconds()
+    return (parse_time(status["completionTimestamp"]) - parse_time(status["startTimestamp"])).total_seconds()
 
 
 def in_pod(kubectl, namespace, script):
     start = time.monotonic()
-    out = kubectl.run("exec", "postgresql-0", "-c", "postgresql", "--", "bash", "-c", SHELL_ENV + script, namespace=namespace).stdout
+    out = kubectl.run("exec", "postgresql-0", "-c", "postgresql", "--", *shlex.split(hooks.pg_shell(script)), namespace=namespace).stdout
     return time.monotonic() - start, out
 
 
