@@ -2,11 +2,12 @@
 # Copyright (c) appsnap.velero contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters that add Velero backup/restore hooks and backup volumes to workload manifests.
+"""Filters that add Velero hooks to workload manifests and build the PostgreSQL commands they run.
 
 The documentation of each filter is in the YAML file named after it. The
-filters are module_utils/hooks.py's functions, so modules share the logic;
-this file only turns their errors into AnsibleFilterError.
+filters are module_utils functions (pod_hooks.py for the manifests,
+pg_commands.py for PostgreSQL), so modules and roles share the logic; this
+file only turns their InputError into AnsibleFilterError.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,9 +17,19 @@ __metaclass__ = type
 import functools
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.module_utils import hooks
+from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands, pod_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
-FILTERS = ("backup_hooks", "backup_volume", "restore_hooks", "pg_dump_hook", "pg_shell", "pg_replay_command", "pg_replay_hook")
+FILTERS = {
+    "backup_hooks": pod_hooks.backup_hooks,
+    "backup_volume": pod_hooks.backup_volume,
+    "restore_hooks": pod_hooks.restore_hooks,
+    "pg_dump_hook": pg_commands.pg_dump_hook,
+    "pg_shell": pg_commands.pg_shell,
+    "pg_query": pg_commands.pg_query,
+    "pg_replay_command": pg_commands.pg_replay_command,
+    "pg_replay_hook": pg_commands.pg_replay_hook,
+}
 
 
 def _filter_errors(name, func):
@@ -26,7 +37,7 @@ def _filter_errors(name, func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except hooks.HookSpecError as exc:
+        except InputError as exc:
             raise AnsibleFilterError("appsnap.velero.%s: %s" % (name, exc))
 
     return wrapper
@@ -34,4 +45,4 @@ def _filter_errors(name, func):
 
 class FilterModule(object):
     def filters(self):
-        return dict((name, _filter_errors(name, getattr(hooks, name))) for name in FILTERS)
+        return dict((name, _filter_errors(name, func)) for name, func in FILTERS.items())

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "build", "collections"))
 
 import velero_lab  # noqa: E402
-from ansible_collections.appsnap.velero.plugins.module_utils import hooks  # noqa: E402
+from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands  # noqa: E402
 
 KUBECONFIG = os.environ.get("APPSNAP_LAB_KUBECONFIG", "/var/lib/appsnap-lab/admin.kubeconfig")
 CACHE = os.environ.get("APPSNAP_CACHE", os.path.expanduser("~/.cache/appsnap"))
@@ -109,7 +109,7 @@ def main():
         kubectl.run("rollout", "status", "statefulset/postgresql", "--timeout=300s", namespace=namespace)
         if scale:
             kubectl.run("exec", "postgresql-0", "--", "bash", "-c",
-                        *shlex.split(hooks.pg_shell('pgbench --initialize --quiet --scale=%d "$POSTGRES_DB"' % scale)),
+                        *shlex.split(pg_commands.pg_shell('pgbench --initialize --quiet --scale=%d "$POSTGRES_DB"' % scale)),
                         namespace=namespace)
         with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
             handle.write(PLAYBOOK)

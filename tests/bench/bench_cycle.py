@@ -36,7 +36,7 @@ import time
 import uuid
 
 # bench_backup_module puts the laid-out collection on sys.path, so hooks comes from there.
-from bench_backup_module import KUBECONFIG, Kubectl, hooks, parse_time
+from bench_backup_module import KUBECONFIG, Kubectl, parse_time, pg_commands
 
 LOG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bench")
 DUMP_PATHS = {"plain": "/backup/backup.sql", "directory": "/backup/backup.dir"}
@@ -66,7 +66,7 @@ def span(status):
 
 def in_pod(kubectl, namespace, script):
     start = time.monotonic()
-    out = kubectl.run("exec", "postgresql-0", "-c", "postgresql", "--", *shlex.split(hooks.pg_shell(script)), namespace=namespace).stdout
+    out = kubectl.run("exec", "postgresql-0", "-c", "postgresql", "--", *shlex.split(pg_commands.pg_shell(script)), namespace=namespace).stdout
     return time.monotonic() - start, out
 
 

@@ -48,11 +48,11 @@ class ModuleRunner:
 def hooked_postgres():
     """The seed's StatefulSet, hooked by this collection's own filters."""
     # Imported here: pytest-ansible makes the collection importable only after conftest files load.
-    from ansible_collections.appsnap.velero.plugins.module_utils import hooks
+    from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands, pod_hooks
 
     seed = yaml.safe_load(SEED.read_text())
-    with_volume = hooks.backup_volume(seed, "postgresql-backup", "/backup")
-    return hooks.backup_hooks(with_volume, pre=hooks.pg_dump_hook("postgres"), backup_volumes=["postgresql-backup"])
+    with_volume = pod_hooks.backup_volume(seed, "postgresql-backup", "/backup")
+    return pod_hooks.backup_hooks(with_volume, pre=pg_commands.pg_dump_hook("postgres"), backup_volumes=["postgresql-backup"])
 
 
 def apply(kubectl, namespace, obj):
@@ -68,7 +68,7 @@ def new_namespace(kubectl, prefix):
 
 def hook_pod(name, command, timeout="30s"):
     """A busybox pod whose pre-backup hook runs ``command``."""
-    from ansible_collections.appsnap.velero.plugins.module_utils import hooks
+    from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks
 
     pod = {
         "apiVersion": "v1",
@@ -79,7 +79,7 @@ def hook_pod(name, command, timeout="30s"):
             "containers": [{"name": "app", "image": BUSYBOX, "imagePullPolicy": "Never", "command": ["/bin/sh", "-c", "sleep 3600"]}],
         },
     }
-    return hooks.backup_hooks(pod, pre={"command": command, "timeout": timeout, "on_error": "Fail"})
+    return pod_hooks.backup_hooks(pod, pre={"command": command, "timeout": timeout, "on_error": "Fail"})
 
 
 def wait_until(predicate, timeout, what):

@@ -1,9 +1,12 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Run the generated pg_dump hook command against a real PostgreSQL server.
+"""Run the generated dump and replay scripts against real PostgreSQL servers.
 
-The server is Debian's PostgreSQL 15, started on 127.0.0.1 by this test.
-The hook's argv is executed exactly as Velero would exec it in the pod.
+The servers are Debian's PostgreSQL 15, started on 127.0.0.1 by this test:
+a source with an application's roles and databases, and for each replay a
+fresh target, as a restored pod starts from a fresh initdb. The hooks' argv
+is executed exactly as Velero would exec it in the pod; the role's replay is
+the same script.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -11,14 +14,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
-from ansible_collections.appsnap.velero.plugins.module_utils import hooks
+from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import pg_state  # noqa: E402  pylint: disable=wrong-import-position
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 USER = "appuser"
@@ -44,86 +52,126 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+class Server(object):
+    """One PostgreSQL cluster on 127.0.0.1, superuser USER with ``password``."""
+
+    def __init__(self, password=PASSWORD):
+        self.password = password
+        self.root = tempfile.mkdtemp(prefix="appsnap-pg-")
+        os.chmod(self.root, 0o777)
+        self.data = os.path.join(self.root, "data")
+        pwfile = os.path.join(self.root, "pw")
+        with open(pwfile, "w") as handle:
+            handle.write(password)
+        os.chmod(pwfile, 0o644)
+        self.port = _free_port()
+        _as_postgres([PG_BIN + "/initdb", "-D", self.data, "-U", USER, "--pwfile", pwfile, "--auth=scram-sha-256", "--locale=C.UTF-8"])
+        self.log = os.path.join(self.root, "server.log")
+        _as_postgres([PG_BIN + "/pg_ctl", "-D", self.data, "-l", self.log, "-w", "-o", "-h 127.0.0.1 -p %d -k %s" % (self.port, self.root), "start"])
+
+    def env(self, password=None):
+        return dict(os.environ, PGPASSWORD=password or self.password, PGHOST="127.0.0.1", PGPORT=str(self.port), PGUSER=USER)
+
+    def psql(self, sql, db="postgres", password=None):
+        """Run ``sql`` from standard input, one statement at a time (so CREATE DATABASE works), and return the output."""
+        return subprocess.run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", db], input=sql, env=self.env(password), check=True, capture_output=True, text=True
+        ).stdout
+
+    def state(self):
+        return pg_state.server_state(lambda sql, db: self.psql(sql, db))
+
+    def stop(self):
+        _as_postgres([PG_BIN + "/pg_ctl", "-D", self.data, "-m", "immediate", "stop"])
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def server():
     _require_postgres()
-    root = tempfile.mkdtemp(prefix="appsnap-pg-")
-    os.chmod(root, 0o777)
-    data = os.path.join(root, "data")
-    pwfile = os.path.join(root, "pw")
-    with open(pwfile, "w") as handle:
-        handle.write(PASSWORD)
-    os.chmod(pwfile, 0o644)
-    port = _free_port()
-    _as_postgres([PG_BIN + "/initdb", "-D", data, "-U", USER, "--pwfile", pwfile, "--auth=scram-sha-256"])
-    log = os.path.join(root, "server.log")
-    _as_postgres([PG_BIN + "/pg_ctl", "-D", data, "-l", log, "-w", "-o", "-h 127.0.0.1 -p %d -k %s" % (port, root), "start"])
-    env = dict(os.environ, PGPASSWORD=PASSWORD, PGHOST="127.0.0.1", PGPORT=str(port), PGUSER=USER)
+    source = Server()
+    pg_state.seed_application(source.psql)
+    yield source
+    source.stop()
 
-    def psql(sql, db="postgres"):
-        return subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-At", "-d", db, "-c", sql], env=env, check=True, capture_output=True, text=True).stdout
 
-    psql("CREATE DATABASE shop")
-    psql("CREATE TABLE orders (id int primary key, note text); INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, 500) g", db="shop")
-    yield {"root": root, "port": port, "psql": psql}
-    _as_postgres([PG_BIN + "/pg_ctl", "-D", data, "-m", "immediate", "stop"])
-    shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture
+def target():
+    """A fresh server, as a restored pod starts, with a superuser password of its own."""
+    _require_postgres()
+    fresh = Server(password="target-" + PASSWORD)
+    yield fresh
+    fresh.stop()
 
 
 def run_hook(hook, password=PASSWORD, wait=True):
-    env = {"PATH": "/usr/bin:/bin", "POSTGRES_USER": USER, "POSTGRES_PASSWORD": password}
+    env = {"PATH": "/usr/bin:/bin:" + PG_BIN, "POSTGRES_USER": USER, "POSTGRES_PASSWORD": password}
     proc = subprocess.Popen(hook["command"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if not wait:
         return proc
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=120)
     return proc.returncode, out, err
 
 
-def leftovers(directory, target):
-    return sorted(n for n in os.listdir(directory) if n != os.path.basename(target))
-
-
-def test_plain_dump_then_failed_dump_keeps_the_good_one(server):
-    target = os.path.join(server["root"], "backup", "backup.sql")
-    os.makedirs(os.path.dirname(target))
-    hook = hooks.pg_dump_hook("shop", path=target, port=server["port"])
-    rc, _out, err = run_hook(hook)
+def dump(server, path, databases="postgres", **kwargs):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rc, out, err = run_hook(pg_commands.pg_dump_hook(databases, path=path, port=server.port, **kwargs))
     assert rc == 0, err
+    return out, err
+
+
+def replay(target, path, databases="postgres", **kwargs):
+    return run_hook(pg_commands.pg_replay_hook(databases, path=path, port=target.port, **kwargs), password=target.password)
+
+
+def files_in(directory):
+    return sorted(os.listdir(directory))
+
+
+def test_plain_dump_writes_globals_and_a_create_dump_and_a_failed_dump_keeps_both(server):
+    target = os.path.join(server.root, "backup", "backup.sql")
+    dump(server, target)
     with open(target) as handle:
         good = handle.read()
-    assert "COPY public.orders (id, note) FROM stdin;" in good and "\n500\tn500\n" in good
-    good_mtime = os.stat(target).st_mtime_ns
+    assert "CREATE DATABASE postgres" in good and "COPY public.orders (id, note) FROM stdin;" in good and "\n500\tn500\n" in good
+    assert "ALTER TABLE public.orders OWNER TO shop_app;" in good
+    globals_sql = os.path.join(os.path.dirname(target), "globals.sql")
+    with open(globals_sql) as handle:
+        roles = handle.read()
+    assert "DO $appsnap$ BEGIN CREATE ROLE shop_app; EXCEPTION WHEN duplicate_object THEN NULL; END $appsnap$;" in roles
+    assert "SCRAM-SHA-256$" in roles  # the password hashes stay in the volume, never in output
+    stamps = (os.stat(target).st_mtime_ns, os.stat(globals_sql).st_mtime_ns)
 
-    rc, _out, err = run_hook(hook, password="wrong")
+    rc, _out, err = run_hook(pg_commands.pg_dump_hook("postgres", path=target, port=server.port), password="wrong")
     assert rc != 0
     assert "password authentication failed" in err
     with open(target) as handle:
         assert handle.read() == good
-    assert os.stat(target).st_mtime_ns == good_mtime
-    assert leftovers(os.path.dirname(target), target) == []
+    assert (os.stat(target).st_mtime_ns, os.stat(globals_sql).st_mtime_ns) == stamps
+    assert files_in(os.path.dirname(target)) == ["backup.sql", "globals.sql"]
 
 
 def test_missing_credentials_variable_fails_clearly(server):
-    target = os.path.join(server["root"], "nocreds.sql")
-    hook = hooks.pg_dump_hook("shop", path=target, port=server["port"], password_env="DB_SECRET")
-    rc, _out, err = run_hook(hook)
+    target = os.path.join(server.root, "nocreds", "dump.sql")
+    os.makedirs(os.path.dirname(target))
+    rc, _out, err = run_hook(pg_commands.pg_dump_hook("shop", path=target, port=server.port, password_env="DB_SECRET"))
     assert rc != 0
     assert "DB_SECRET is not set in the container" in err
-    assert not os.path.exists(target)
+    assert files_in(os.path.dirname(target)) == []
 
 
 def test_slow_dump_never_exposes_a_partial_file(server):
     """Velero's hook timeout leaves the process running: the old dump must stay until the new one is whole."""
-    target = os.path.join(server["root"], "slow.sql")
+    target = os.path.join(server.root, "slow", "slow.sql")
+    os.makedirs(os.path.dirname(target))
     with open(target, "w") as handle:
         handle.write("previous good dump\n")
-    env = dict(os.environ, PGPASSWORD=PASSWORD, PGHOST="127.0.0.1", PGPORT=str(server["port"]), PGUSER=USER)
     locker = subprocess.Popen(
-        ["psql", "-X", "-d", "shop", "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ["psql", "-X", "-d", "postgres", "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;"],
+        env=server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     time.sleep(0.5)
-    proc = run_hook(hooks.pg_dump_hook("shop", path=target, port=server["port"]), wait=False)
+    proc = run_hook(pg_commands.pg_dump_hook("postgres", path=target, port=server.port), wait=False)
     time.sleep(1.0)
     assert proc.poll() is None, "pg_dump should be blocked by the lock"
     with open(target) as handle:
@@ -133,70 +181,110 @@ def test_slow_dump_never_exposes_a_partial_file(server):
     assert proc.returncode == 0, err
     with open(target) as handle:
         assert "COPY public.orders" in handle.read()
-    assert [n for n in os.listdir(server["root"]) if n.startswith("slow.sql.")] == []
+    assert files_in(os.path.dirname(target)) == ["globals.sql", "slow.sql"]
 
 
 @pytest.mark.parametrize("fmt,jobs", [("custom", 1), ("directory", 2)])
-def test_custom_and_directory_formats_restore_listable(server, fmt, jobs):
-    target = os.path.join(server["root"], "dump-" + fmt)
-    hook = hooks.pg_dump_hook("shop", path=target, port=server["port"], format=fmt, jobs=jobs)
+def test_custom_and_directory_formats_carry_the_database_entry(server, fmt, jobs):
+    target = os.path.join(server.root, "dump-" + fmt, "backup." + fmt)
     for _attempt in range(2):  # the second run replaces an existing dump, directory included
-        rc, _out, err = run_hook(hook)
-        assert rc == 0, err
-    listing = subprocess.run(["pg_restore", "--list", target], check=True, capture_output=True, text=True).stdout
-    assert "TABLE DATA public orders" in listing
-    assert [n for n in os.listdir(server["root"]) if n.startswith("dump-%s." % fmt)] == []
+        dump(server, target, "shop", format=fmt, jobs=jobs)
+    listing = subprocess.run(["pg_restore", "--list", "--create", target], check=True, capture_output=True, text=True).stdout
+    assert "TABLE DATA app orders" in listing and " DATABASE - shop " in listing
+    assert files_in(os.path.dirname(target)) == ["backup." + fmt, "globals.sql"]
 
 
-# -- the post-restore replay hook, run as Velero would exec it in the restored pod --
+# -- the replay, run as Velero would exec the post-restore hook in the restored pod --
 
 
 @pytest.mark.parametrize("fmt,jobs", [("plain", 1), ("custom", 1), ("directory", 2)])
-def test_replay_hook_replays_each_format_then_refuses_a_second_replay(server, fmt, jobs):
-    dump = os.path.join(server["root"], "replay-" + fmt)
-    rc, _out, err = run_hook(hooks.pg_dump_hook("shop", path=dump, port=server["port"], format=fmt, jobs=jobs if fmt == "directory" else 1))
+def test_replay_brings_back_owners_grants_and_rows_then_refuses_a_second_replay(server, target, fmt, jobs):
+    path = os.path.join(server.root, "replay-" + fmt, "backup." + fmt)
+    dump(server, path, format=fmt, jobs=jobs if fmt == "directory" else 1)
+    before = server.state()
+    rc, out, err = replay(target, path, format=fmt, jobs=jobs)
     assert rc == 0, err
-    database = "replay_%s" % fmt
-    server["psql"]("CREATE DATABASE %s" % database)
-    hook = hooks.pg_replay_hook(database, path=dump, port=server["port"], format=fmt, jobs=jobs)
-    rc, out, err = run_hook(hook)
-    assert rc == 0, err
-    assert "appsnap: replayed" in out
-    assert server["psql"]("SELECT count(*), sum(id), max(note) FROM orders", db=database).strip() == "500|125250|n99"
+    assert "appsnap: replayed" in err
+    after = target.state()
+    assert after["roles"] == before["roles"]
+    assert after["databases"]["postgres"] == before["databases"]["postgres"]
+    assert "SCRAM-SHA-256" not in out + err
 
-    server["psql"]("INSERT INTO orders VALUES (501, 'after the restore')", db=database)
-    rc, _out, err = run_hook(hook)
+    target.psql("INSERT INTO public.orders VALUES (501, 'after the restore')")
+    rc, _out, err = replay(target, path, format=fmt, jobs=jobs)
     assert rc == 4
     assert "already holds 1 user table(s)" in err and "pg_replay_clean=true" in err
-    assert server["psql"]("SELECT count(*) FROM orders", db=database).strip() == "501"
+    assert target.psql("SELECT count(*) FROM public.orders").strip() == "501"
 
 
-def test_replay_hook_without_a_dump_says_so(server):
-    server["psql"]("CREATE DATABASE replay_missing")
-    rc, _out, err = run_hook(hooks.pg_replay_hook("replay_missing", path=os.path.join(server["root"], "absent.sql"), port=server["port"]))
+def test_all_databases_come_back_whole_and_the_target_keeps_its_own_superuser_password(server, target):
+    path = os.path.join(server.root, "all", "backup.sql")
+    dump(server, path, "all")
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.postgres.sql", "backup.shop.sql", "globals.sql"]
+    # The target already has an application role, with other attributes: it is altered to the dumped ones.
+    target.psql("CREATE ROLE shop_app NOLOGIN CONNECTION LIMIT 1")
+    before = server.state()
+    rc, out, err = replay(target, path, "all")
+    assert rc == 0, err
+    assert target.state() == before
+    assert "SCRAM-SHA-256" not in out + err
+    # The application logs in with its own password; the superuser still has the target's.
+    assert target.psql("SELECT current_user", db="shop", password=None).strip() == USER
+    env = dict(target.env(), PGUSER="shop_app", PGPASSWORD="app-Secret-1")
+    assert subprocess.run(["psql", "-X", "-At", "-d", "shop", "-c", "SELECT count(*) FROM app.orders"], env=env, check=True,
+                          capture_output=True, text=True).stdout.strip() == "1000"
+
+
+def test_a_dropped_database_leaves_the_next_dump_of_all(server):
+    path = os.path.join(server.root, "all-drop", "backup.sql")
+    server.psql("CREATE DATABASE \"scratch db\"")
+    dump(server, path, "all")
+    assert "backup.x-73637261746368206462.sql" in files_in(os.path.dirname(path))
+    server.psql("DROP DATABASE \"scratch db\"")
+    dump(server, path, "all")
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.postgres.sql", "backup.shop.sql", "globals.sql"]
+
+
+def test_clean_replays_over_user_tables(server, target):
+    path = os.path.join(server.root, "clean", "backup.sql")
+    dump(server, path, ["postgres", "shop"])
+    replay_script = pg_commands.pg_replay_command(["postgres", "shop"], path=path, clean=True, report=True)
+    command = pg_commands.pg_shell(replay_script, port=target.port)
+    target.psql("CREATE DATABASE shop; \\c shop\nCREATE TABLE junk (x int);")
+    proc = subprocess.run(shlex.split(command), env={"PATH": "/usr/bin:/bin", "POSTGRES_USER": USER, "POSTGRES_PASSWORD": target.password},
+                          capture_output=True, text=True, timeout=120)  # split as kubernetes.core.k8s_exec splits it
+    assert proc.returncode == 0, proc.stderr
+    reports = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == 2 and '"rows" : 1300' in reports[1] and '"tables" : 2' in reports[1]
+    assert target.psql("SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'junk'", db="shop").strip() == "0"
+
+
+def test_replay_without_a_dump_says_so(target):
+    rc, _out, err = replay(target, os.path.join(target.root, "absent", "backup.sql"))
     assert rc == 2
     assert "no dump at" in err and "backup volume restored" in err
 
 
-def test_replay_hook_gives_up_when_postgres_never_answers(server):
-    target = os.path.join(server["root"], "unused.sql")
-    with open(target, "w") as handle:
-        handle.write("SELECT 1;\n")
+def test_replay_gives_up_when_postgres_never_answers(server):
+    path = os.path.join(server.root, "unused", "backup.sql")
+    dump(server, path)
     start = time.monotonic()
-    rc, _out, err = run_hook(hooks.pg_replay_hook("shop", path=target, port=_free_port(), ready_timeout=2))
+    rc, _out, err = run_hook(pg_commands.pg_replay_hook("postgres", path=path, port=_free_port(), ready_timeout=2))
     assert rc == 3
     assert "did not accept connections within 2s" in err
     assert time.monotonic() - start < 15
 
 
-def test_replay_hook_failure_leaves_nothing_half_applied(server):
-    broken = os.path.join(server["root"], "broken.sql")
-    rc, _out, err = run_hook(hooks.pg_dump_hook("shop", path=broken, port=server["port"]))
-    assert rc == 0, err
-    with open(broken, "a") as handle:
+def test_a_failing_replay_keeps_nothing_of_it(server, target):
+    path = os.path.join(server.root, "broken", "backup.sql")
+    dump(server, path, ["shop"])
+    with open(path, "a") as handle:
         handle.write("SELECT 1/0;\n")
-    server["psql"]("CREATE DATABASE replay_broken")
-    rc, _out, err = run_hook(hooks.pg_replay_hook("replay_broken", path=broken, port=server["port"]))
-    assert rc != 0
-    assert "division by zero" in err
-    assert server["psql"]("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'", db="replay_broken").strip() == "0"
+    rc, _out, err = replay(target, path, ["shop"])
+    assert rc == 5
+    assert "division by zero" in err and "nothing of it was kept" in err
+    assert target.psql("SELECT count(*) FROM pg_catalog.pg_database WHERE datname = 'shop'").strip() == "0"
+    target.psql("CREATE DATABASE shop")  # an empty database that existed before stays, empty
+    rc, _out, err = replay(target, path, ["shop"])
+    assert rc == 5
+    assert target.psql("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'app'", db="shop").strip() == "0"

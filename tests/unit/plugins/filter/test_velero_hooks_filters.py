@@ -143,25 +143,43 @@ def test_pg_dump_hook_shape_and_formats():
 
 
 def test_pg_dump_hook_quotes_identifiers():
-    hook = F["pg_dump_hook"]("we'ird db; rm -rf /", path="/backup/my dump.sql")
+    hook = F["pg_dump_hook"](["we'ird db; rm -rf /", "shop"], path="/backup/my dump.sql")
     script = hook["command"][2]
-    assert "'--dbname=we'\"'\"'ird db; rm -rf /'" in script
-    assert "target='/backup/my dump.sql'" in script
+    # Names travel as hex, and become PGDATABASE in the pod: no name is ever parsed by the shell.
+    assert "we'ird" not in script and "entries='x-77652769726420646203b20726d202d7266202f" not in script
+    assert "x-776527697264206462" in script and "shop 73686f70" in script
+    assert "file_of() { printf '%s' '/backup/my dump.'\"$1\"'.sql'; }" in script or "'/backup/my dump.'" in script
+
+
+def test_pg_dump_hook_databases_choices():
+    assert "pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate" in F["pg_dump_hook"]("all")["command"][2]
+    one = F["pg_dump_hook"](["shop"], path="/data/shop.dump", format="custom")["command"][2]
+    assert 'publish "$stage/db.shop" "$(file_of)"' in one and "/data/globals.sql" in one and ".databases" not in one
+    several = F["pg_dump_hook"](["a", "b"], path="/data/d.sql")["command"][2]
+    assert "/data/d.databases" in several and "file_of() { printf '%s' /data/d.\"$1\".sql; }" in several
 
 
 @pytest.mark.parametrize("dump_format, jobs, expected", [
-    ("plain", 1, "psql -X -q -v ON_ERROR_STOP=1 --single-transaction --dbname=app --file=/backup/backup.sql >/dev/null"),
-    ("custom", 1, "pg_restore --exit-on-error --no-owner --single-transaction --dbname=app /backup/backup.sql"),
-    ("custom", 3, "pg_restore --exit-on-error --no-owner --jobs=3 --dbname=app /backup/backup.sql"),
-    ("directory", 2, "pg_restore --exit-on-error --no-owner --jobs=2 --dbname=app /backup/backup.sql"),
+    ("plain", 1, 'psql -X -q -v ON_ERROR_STOP=1 --dbname=template1 --file="$file" >/dev/null'),
+    ("custom", 1, 'pg_restore --create --exit-on-error --dbname=template1 "$file"'),
+    ("custom", 3, 'pg_restore --create --exit-on-error --jobs=3 --dbname=template1 "$file"'),
+    ("directory", 2, 'pg_restore --create --exit-on-error --jobs=2 --dbname=template1 "$file"'),
 ])
 def test_pg_replay_command_per_format(dump_format, jobs, expected):
-    assert F["pg_replay_command"]("app", format=dump_format, jobs=jobs) == expected
+    script = F["pg_replay_command"]("app", format=dump_format, jobs=jobs)
+    assert "  if ! %s; then" % expected in script
+    assert "--no-owner" not in script
+
+
+def test_pg_replay_command_clean_and_report():
+    assert "clean=0" in F["pg_replay_command"]("app") and "clean=1" in F["pg_replay_command"]("app", clean=True)
+    assert "json_build_object" not in F["pg_replay_command"]("app")
+    assert "json_build_object" in F["pg_replay_command"]("app", report=True)
 
 
 def test_pg_replay_command_quotes_identifiers():
     command = F["pg_replay_command"]("we'ird db; rm -rf /", path="/backup/my dump.sql")
-    assert "--dbname='we'\"'\"'ird db; rm -rf /'" in command and "--file='/backup/my dump.sql'" in command
+    assert "we'ird" not in command and "file_of() { printf '%s' '/backup/my dump.sql'; }" in command
 
 
 def test_pg_replay_hook_is_a_restore_post_hook_running_the_same_command():
@@ -171,7 +189,7 @@ def test_pg_replay_hook_is_a_restore_post_hook_running_the_same_command():
         "exec_timeout": "1h", "wait_timeout": "5m", "on_error": "Fail", "wait_for_ready": True, "container": "db"}
     script = hook["command"][2]
     assert hook["command"][:2] == ["/bin/bash", "-c"]
-    assert F["pg_replay_command"]("app", path="/backup/app.dir", format="directory", jobs=2) in script
+    assert F["pg_replay_command"]("app", path="/backup/app.dir", format="directory", jobs=2, ready_timeout=60) in script
     assert '"${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is not set in the container}"' in script
     assert 'if [ "$waited" -ge 60 ]' in script and "exit 4" in script
     annotated = F["restore_hooks"](workload("StatefulSet", containers=["db"]), post=hook)

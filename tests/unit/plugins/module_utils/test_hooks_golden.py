@@ -11,14 +11,14 @@ import json
 import re
 import shlex
 
-from ansible_collections.appsnap.velero.plugins.module_utils import hooks
+from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands, pod_hooks
 
 PRE_COMMAND = "pre.hook.backup.velero.io/command"
 
 
 def _apply_seed_filters(manifest):
-    with_volume = hooks.backup_volume(manifest, "postgresql-backup", "/backup")
-    return hooks.backup_hooks(with_volume, pre=hooks.pg_dump_hook("postgres"), backup_volumes=["postgresql-backup"])
+    with_volume = pod_hooks.backup_volume(manifest, "postgresql-backup", "/backup")
+    return pod_hooks.backup_hooks(with_volume, pre=pg_commands.pg_dump_hook("postgres"), backup_volumes=["postgresql-backup"])
 
 
 def _template(obj):
@@ -52,15 +52,17 @@ def test_golden_annotations_volume_and_mount(seed_statefulset, seed_pgdump_state
     script = our_command[2]
     seed_script = json.loads(golden["metadata"]["annotations"][PRE_COMMAND])[2]
     assert "-d postgres" in seed_script and "-h 127.0.0.1" in seed_script and "> /backup/backup.sql" in seed_script
-    assert "target=/backup/backup.sql" in script
-    dump_line = next(line for line in script.splitlines() if "pg_dump" in line)
-    words = shlex.split(dump_line)
-    assert "--dbname=postgres" in words
-    assert "--host=127.0.0.1" in words
-    assert 'PGPASSWORD="${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is not set in the container}"' in dump_line
-    assert '--username="${POSTGRES_USER:?POSTGRES_USER is not set in the container}"' in dump_line
-    assert '--file="$tmp"' in dump_line
-    assert 'mv -f -- "$tmp" "$target"' in script
+    assert "file_of() { printf '%s' /backup/backup.sql; }" in script
+    assert "entries='postgres 706f737467726573'" in script  # the database, as hex so any name survives the shell
+    dump_line = next(line for line in script.splitlines() if line.strip().startswith('PGDATABASE="$(name_of "$hex")" pg_dump'))
+    words = shlex.split("pg_dump" + dump_line.split(" pg_dump", 1)[1])
+    assert words[0] == "pg_dump" and "--create" in words and "--format=plain" in words
+    assert '--file="$stage/db.$part"' in dump_line
+    exports = script.splitlines()[0]
+    assert "PGHOST=127.0.0.1" in exports
+    assert 'PGPASSWORD="${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is not set in the container}"' in exports
+    assert 'PGUSER="${POSTGRES_USER:?POSTGRES_USER is not set in the container}"' in exports
+    assert 'publish "$stage/db.postgres" "$(file_of)"' in script and 'publish "$stage/globals" /backup/globals.sql' in script
 
 
 def test_golden_input_not_mutated(seed_statefulset):

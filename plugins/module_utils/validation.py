@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) appsnap.velero contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Validation of single input values, and the error every check raises.
+
+Used by the manifest filters (pod_hooks), the PostgreSQL command builders
+(pg_commands) and the Velero custom resources (velero_spec). Nothing here
+imports Ansible, so it also runs as module_utils on a managed node.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+ON_ERROR_CHOICES = ("Fail", "Continue")
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Go's time.ParseDuration grammar, with a unit required on every number:
+# Velero silently turns "300" into its 30s default (velero#2599).
+_GO_DURATION = re.compile(r"^(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$")
+_BARE_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+
+
+class InputError(ValueError):
+    """Bad input to the collection's logic. The message names the problem and the fix."""
+
+
+def validate_dns1123_label(value, what):
+    if not isinstance(value, str) or not value:
+        raise InputError("%s must be a non-empty string, got %r." % (what, value))
+    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+        suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63].strip("-")
+        hint = " For example %r." % suggestion if suggestion and _DNS1123_LABEL.match(suggestion) else ""
+        raise InputError(
+            "%s %r is not a valid DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit.%s" % (what, value, hint)
+        )
+    return value
+
+
+def validate_duration(value, what):
+    """Return ``value`` if it is a Go duration with units, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError("%s must be a Go duration string such as '30s' or '5m', got %r." % (what, value))
+    text = str(value).strip()
+    if _BARE_NUMBER.match(text):
+        raise InputError(
+            "%s %r has no unit; Velero would ignore it and use its 30s default. "
+            "Write it as a Go duration such as '%ss'." % (what, value, text)
+        )
+    if text.startswith("-") or not _GO_DURATION.match(text):
+        raise InputError(
+            "%s %r is not a Go duration. Use a number with a unit (ns, us, ms, s, m, h), "
+            "for example '90s', '5m' or '1h30m'." % (what, value)
+        )
+    return text
+
+
+def validate_on_error(value, what):
+    if value not in ON_ERROR_CHOICES:
+        raise InputError("%s must be 'Fail' or 'Continue' (case-sensitive), got %r." % (what, value))
+    return value
+
+
+def validate_command(value, what):
+    if isinstance(value, str):
+        raise InputError(
+            "%s must be a list of strings, not a string: Velero runs it without a shell. "
+            'Write it as ["/bin/sh", "-c", %s].' % (what, json.dumps(value))
+        )
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InputError('%s must be a non-empty list of strings such as ["/bin/sh", "-c", "..."], got %r.' % (what, value))
+    for item in value:
+        if not isinstance(item, str):
+            raise InputError("%s must contain only strings; %r is a %s. Quote it." % (what, item, type(item).__name__))
+    return [str(item) for item in value]
+
+
+def validate_env_name(value, what):
+    if not isinstance(value, str) or not _ENV_NAME.match(value):
+        raise InputError("%s must be an environment variable name such as POSTGRES_USER, got %r." % (what, value))
+    return value
+
+
+def check_keys(value, allowed, required, what):
+    if not isinstance(value, dict):
+        raise InputError("%s must be a dict with the keys %s, got %r." % (what, ", ".join(sorted(allowed)), value))
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise InputError("%s has unknown keys %s; allowed keys are %s." % (what, ", ".join(unknown), ", ".join(sorted(allowed))))
+    missing = [key for key in required if value.get(key) is None]
+    if missing:
+        raise InputError("%s is missing the required key(s) %s." % (what, ", ".join(missing)))
