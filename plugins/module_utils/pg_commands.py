@@ -244,9 +244,15 @@ def pg_shell(script, user_env="POSTGRES_USER", password_env="POSTGRES_PASSWORD",
     return "bash -c " + shlex.quote(_pg_exports(user_env, password_env, host, port) + "; " + script)
 
 
+# The queries the roles run by name, so their SQL lives here only.
+NAMED_QUERIES = {"checksums": CHECKSUMS_SQL, "user_tables": USER_TABLES_SQL}
+
+
 def pg_query(database, sql):
-    """A psql command line that prints the unaligned result of ``sql`` in ``database``; for pg_shell."""
-    return "psql -X -At -v ON_ERROR_STOP=1 --dbname=%s -c %s" % (shlex.quote(_check_name(database)), shlex.quote(sql))
+    """A psql command line that prints the unaligned result of ``sql`` (or of a query in NAMED_QUERIES) in ``database``."""
+    if not isinstance(sql, str) or not sql.strip():
+        raise InputError("sql must be a SQL statement or one of %s, got %r." % (", ".join(sorted(NAMED_QUERIES)), sql))
+    return "psql -X -At -v ON_ERROR_STOP=1 --dbname=%s -c %s" % (shlex.quote(_check_name(database)), shlex.quote(NAMED_QUERIES.get(sql, sql)))
 
 
 # ---------------------------------------------------------------------------

@@ -97,17 +97,20 @@ class PlaybookRunner:
     def __init__(self, kubeconfig):
         self.env = ansible_env(kubeconfig)
 
-    def __call__(self, playbook, extra_vars, check=False, env=None, timeout=1800):
+    def __call__(self, playbook, extra_vars, check=False, env=None, timeout=1800, verbose=False):
+        """With ``verbose``, runs at -vvv and returns standard output and standard error together as the third item."""
         argv = ["ansible-playbook", playbook, "-e", json.dumps(extra_vars)]
         if check:
             argv.append("--check")
+        if verbose:
+            argv.append("-vvv")
         proc = subprocess.run(argv, env=dict(self.env, **(env or {})), capture_output=True, text=True, timeout=timeout, check=False)
         try:
-            output = json.loads(proc.stdout)
+            output = json.loads(proc.stdout[proc.stdout.index("{"):] if verbose and "{" in proc.stdout else proc.stdout)
         except ValueError:
             raise AssertionError("ansible-playbook produced no JSON (rc=%d)\nstdout: %s\nstderr: %s" % (proc.returncode, proc.stdout, proc.stderr))
         tasks = [(task["task"]["name"], task["hosts"].get("localhost", {})) for play in output["plays"] for task in play["tasks"]]
-        return proc.returncode, tasks, proc.stdout
+        return proc.returncode, tasks, (proc.stdout + proc.stderr if verbose else proc.stdout)
 
 
 def failed_task(tasks):
