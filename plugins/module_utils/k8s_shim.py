@@ -12,8 +12,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
-
 from ansible.module_utils.basic import AnsibleModule
 
 try:
@@ -68,54 +66,10 @@ __all__ = [
     "ForbiddenError",
     "NotFoundError",
     "ResourceNotFoundError",
+    "AUTH_ARG_SPEC",
     "api_client",
-    "argspec",
-    "BACKUP_TEMPLATE_ARG_SPEC",
-    "SELECTION_ARG_SPEC",
-    "WAIT_ARG_SPEC",
     "new_module",
 ]
-
-
-VELERO_COMMON_ARG_SPEC = {
-    "velero_namespace": {"type": "str", "default": "velero"},
-}
-
-# Which objects a Backup, Schedule or Restore covers (doc fragment appsnap.velero.velero.selection).
-SELECTION_ARG_SPEC = {
-    "labels": {"type": "dict"},
-    "included_namespaces": {"type": "list", "elements": "str"},
-    "excluded_namespaces": {"type": "list", "elements": "str"},
-    "included_resources": {"type": "list", "elements": "str"},
-    "excluded_resources": {"type": "list", "elements": "str"},
-    "label_selector": {"type": "raw"},
-    "hooks": {"type": "dict"},
-    "server_timeout": {"type": "int", "default": 20},
-}
-
-# The rest of a Backup's spec, shared by backup and schedule (doc fragment appsnap.velero.velero.backup_template).
-BACKUP_TEMPLATE_ARG_SPEC = {
-    "ttl": {"type": "str"},
-    "storage_location": {"type": "str"},
-    "default_volumes_to_fs_backup": {"type": "bool"},
-    "snapshot_volumes": {"type": "bool"},
-}
-
-# Waiting for a Backup or Restore (doc fragment appsnap.velero.velero.wait).
-WAIT_ARG_SPEC = {
-    "wait": {"type": "bool", "default": True},
-    "wait_timeout": {"type": "int", "default": 1800},
-    "fail_on_partial": {"type": "bool", "default": True},
-}
-
-
-def argspec(*shared, **module_options):
-    """kubernetes.core's auth options (with their K8S_AUTH_* fallbacks), ours, the ``shared`` groups, then the module's own."""
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
-    for group in (VELERO_COMMON_ARG_SPEC,) + shared:
-        spec.update(copy.deepcopy(group))
-    spec.update(module_options)
-    return spec
 
 
 def new_module(argument_spec, **kwargs):

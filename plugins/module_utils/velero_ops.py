@@ -11,12 +11,24 @@ __metaclass__ = type
 import copy
 import time
 
-from ansible_collections.appsnap.velero.plugins.module_utils import velero_spec
-from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero, VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_preflight, velero_spec, velero_waiter
+from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroClient, VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_logs import VeleroLogs
 
 # Velero's logs are named after the kind they belong to.
 LOG_KIND = {"Backup": "BackupLog", "Restore": "RestoreLog"}
+
+
+class Velero(object):
+    """What an operation works with: the client, and the waiter, pre-flight and logs built on it."""
+
+    def __init__(self, module):
+        self.module = module
+        self.client = VeleroClient(module)
+        self.waiter = velero_waiter.VeleroWaiter(self.client)
+        self.preflight = velero_preflight.Preflight(self.client, self.waiter)
+        self.logs = VeleroLogs(self.client, self.waiter)
 
 
 def execute(module, operation):
@@ -25,7 +37,7 @@ def execute(module, operation):
         result = operation(Velero(module), module.params)
     except VeleroError as exc:
         module.fail_json(msg=exc.msg, **exc.result)
-    except HookSpecError as exc:
+    except InputError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
 
@@ -36,8 +48,8 @@ def _since(started):
 
 def _volumes(velero, kind, name):
     if kind == "Backup":
-        return velero.pod_volume_backups(name)
-    return velero.pod_volume_restores(name)
+        return velero.client.pod_volume_backups(name)
+    return velero.client.pod_volume_restores(name)
 
 
 def report(velero, kind, obj, started, fail_on_partial, changed):
@@ -45,9 +57,9 @@ def report(velero, kind, obj, started, fail_on_partial, changed):
     name = obj["metadata"]["name"]
     summary = velero_spec.summarize(obj, _volumes(velero, kind, name))
     result = dict(summary, result=obj, changed=changed, duration=_since(started))
-    reason = velero_spec.failure_reason(summary, fail_on_partial)
+    reason = velero_waiter.failure_reason(summary, fail_on_partial)
     if reason:
-        lines = velero.failure_log_lines(LOG_KIND[kind], name)
+        lines = velero.logs.failure_log_lines(LOG_KIND[kind], name)
         failure_reason = (obj.get("status") or {}).get("failureReason")
         detail = "; ".join(x for x in [failure_reason] + list((obj.get("status") or {}).get("validationErrors") or []) if x)
         volume_errors = ["%s/%s %s: %s" % (v["pod"], v["volume"], v["phase"], v["message"]) for v in summary["volumes"] if v["phase"] != "Completed"]
@@ -64,7 +76,7 @@ def report(velero, kind, obj, started, fail_on_partial, changed):
 def create_and_wait(velero, kind, definition, params, started):
     """Create (or adopt an existing same-named) Backup/Restore and wait for it: the shared backup/restore flow."""
     name = definition["metadata"].get("name")
-    existing = velero.get(kind, name) if name else None
+    existing = velero.client.get(kind, name) if name else None
     if existing is not None:
         differences = velero_spec.spec_differences(definition["spec"], existing.get("spec"))
         if differences:
@@ -74,15 +86,15 @@ def create_and_wait(velero, kind, definition, params, started):
             )
         if not params["wait"]:
             return _unwaited(existing, started, changed=False)
-        if not velero_spec.is_terminal((existing.get("status") or {}).get("phase")):
-            existing = velero.wait_terminal(kind, name, params["wait_timeout"])
+        if not velero_waiter.is_terminal((existing.get("status") or {}).get("phase")):
+            existing = velero.waiter.wait_terminal(kind, name, params["wait_timeout"])
         return report(velero, kind, existing, started, params["fail_on_partial"], changed=False)
 
-    velero.preflight(definition["spec"].get("storageLocation") if kind == "Backup" else None, server_timeout=params["server_timeout"])
-    created = velero.create(copy.deepcopy(definition))
-    if velero.check_mode or not params["wait"]:
+    velero.preflight.run(definition["spec"].get("storageLocation") if kind == "Backup" else None, server_timeout=params["server_timeout"])
+    created = velero.client.create(copy.deepcopy(definition))
+    if velero.client.check_mode or not params["wait"]:
         return _unwaited(created, started, changed=True)
-    done = velero.wait_terminal(kind, created["metadata"]["name"], params["wait_timeout"])
+    done = velero.waiter.wait_terminal(kind, created["metadata"]["name"], params["wait_timeout"])
     return report(velero, kind, done, started, params["fail_on_partial"], changed=True)
 
 
@@ -116,20 +128,20 @@ def backup_absent(velero, params):
     """Delete through a DeleteBackupRequest: deleting the CR alone leaves the data, and sync brings the CR back."""
     started = time.monotonic()
     name = params["name"]
-    backup = velero.get("Backup", name)
+    backup = velero.client.get("Backup", name)
     if backup is None:
         return {"changed": False, "result": None, "phase": "Absent", "duration": _since(started)}
-    request = velero.create(
+    request = velero.client.create(
         {
             "kind": "DeleteBackupRequest",
             "metadata": {"generateName": "%s-" % name[:200], "labels": {"velero.io/backup-name": name}},
             "spec": {"backupName": name},
         }
     )
-    if velero.check_mode or not params["wait"]:
+    if velero.client.check_mode or not params["wait"]:
         return {"changed": True, "result": backup, "phase": "Deleting", "duration": _since(started), "delete_request": request}
-    if not velero.wait_deleted("Backup", name, params["wait_timeout"]):
-        status = (velero.get("DeleteBackupRequest", request["metadata"]["name"]) or {}).get("status") or {}
+    if not velero.waiter.wait_deleted("Backup", name, params["wait_timeout"]):
+        status = (velero.client.get("DeleteBackupRequest", request["metadata"]["name"]) or {}).get("status") or {}
         errors = "; ".join(status.get("errors") or []) or "no errors yet"
         raise VeleroError(
             "Backup %s was not deleted within %ds; DeleteBackupRequest %s is %s: %s"
@@ -141,21 +153,21 @@ def backup_absent(velero, params):
 
 def find_backups(velero, name=None, label_selector=None, schedule=None):
     if name:
-        backup = velero.get("Backup", name)
+        backup = velero.client.get("Backup", name)
         return [backup] if backup else []
     selectors = []
     if label_selector:
         selectors.append(velero_spec.selector_string(velero_spec.label_selector(label_selector)))
     if schedule:
         selectors.append("velero.io/schedule-name=%s" % schedule)
-    return velero.list("Backup", label_selector=",".join(s for s in selectors if s) or None)
+    return velero.client.list("Backup", label_selector=",".join(s for s in selectors if s) or None)
 
 
 def backup_details(velero, backup, logs=False):
     name = backup["metadata"]["name"]
-    details = dict(velero_spec.summarize(backup, velero.pod_volume_backups(name)), name=name, result=backup)
+    details = dict(velero_spec.summarize(backup, velero.client.pod_volume_backups(name)), name=name, result=backup)
     if logs:
-        details["log"] = velero.download("BackupLog", name)
+        details["log"] = velero.logs.download("BackupLog", name)
     return details
 
 
@@ -166,7 +178,7 @@ def backup_info(velero, params):
         backups = [newest] if newest else []
     backups.sort(key=lambda b: (b.get("metadata") or {}).get("creationTimestamp") or "", reverse=True)
     # Fetching a log creates a DownloadRequest, so check mode goes without.
-    with_logs = params["logs"] and not velero.check_mode
+    with_logs = params["logs"] and not velero.client.check_mode
     return {"changed": False, "backups": [backup_details(velero, b, logs=with_logs) for b in backups]}
 
 
@@ -174,16 +186,17 @@ def backup_verify(velero, params):
     """Check one backup against every expectation; fail with the full list of those not met."""
     try:
         if params["name"]:
-            backup = velero.get("Backup", params["name"])
+            backup = velero.client.get("Backup", params["name"])
         else:
             backup = latest_backup(velero, schedule=params["schedule"], label_selector=params["label_selector"])
         if backup is None:
             wanted = params["name"] or "a Completed backup of %s" % (params["schedule"] or params["label_selector"])
             raise VeleroError("Verification failed: %s does not exist." % wanted, problems=["%s does not exist" % wanted])
         details = backup_details(velero, backup)
-        location = velero.get("BackupStorageLocation", (backup.get("spec") or {}).get("storageLocation") or velero.default_storage_location())
+        location_name = (backup.get("spec") or {}).get("storageLocation") or velero_preflight.default_storage_location(velero.client)
+        location = velero.client.get("BackupStorageLocation", location_name)
         problems = velero_spec.check_expectations(backup, details["volumes"], location, params)
-    except (VeleroError, HookSpecError) as exc:
+    except (VeleroError, InputError) as exc:
         result = getattr(exc, "result", {})
         result.setdefault("problems", [str(exc)])
         raise VeleroError(getattr(exc, "msg", str(exc)), verified=False, **result)
@@ -202,10 +215,10 @@ def restore_present(velero, params):
     started = time.monotonic()
     source = None
     if params.get("backup_name"):
-        source = velero.get("Backup", params["backup_name"])
+        source = velero.client.get("Backup", params["backup_name"])
         if source is None:
             raise VeleroError(
-                "Backup %s does not exist in namespace %s; list them with appsnap.velero.backup_info." % (params["backup_name"], velero.namespace)
+                "Backup %s does not exist in namespace %s; list them with appsnap.velero.backup_info." % (params["backup_name"], velero.client.namespace)
             )
     else:
         phases = ("Completed", "PartiallyFailed") if params["allow_partial"] else ("Completed",)
@@ -241,19 +254,19 @@ def schedule_state(velero, params):
 
 def _schedule_state(velero, params):
     name = params["name"]
-    existing = velero.get("Schedule", name)
+    existing = velero.client.get("Schedule", name)
     if params["state"] == "absent":
         if existing is None:
             return {"changed": False, "result": None, "diff": {"before": {}, "after": {}}}
-        velero.delete("Schedule", name)
+        velero.client.delete("Schedule", name)
         return {"changed": True, "result": existing, "diff": {"before": existing.get("spec"), "after": {}}}
     desired = {"schedule": params["schedule"], "template": velero_spec.backup_spec(params), "paused": bool(params["paused"])}
     # Velero consumes skipImmediately (resets it to false) once it has skipped, so it is
     # sent when the schedule starts running (created or unpaused) and never compared.
     skip = {} if params.get("skip_immediately") is None else {"skipImmediately": params["skip_immediately"]}
     if existing is None:
-        velero.preflight(desired["template"].get("storageLocation"), server_timeout=params["server_timeout"])
-        created = velero.create({"kind": "Schedule", "metadata": {"name": name, "labels": params.get("labels") or {}}, "spec": dict(desired, **skip)})
+        velero.preflight.run(desired["template"].get("storageLocation"), server_timeout=params["server_timeout"])
+        created = velero.client.create({"kind": "Schedule", "metadata": {"name": name, "labels": params.get("labels") or {}}, "spec": dict(desired, **skip)})
         return {"changed": True, "result": created, "diff": {"before": {}, "after": desired}}
     spec = existing.get("spec") or {}
     # Compare only what we set: Velero and the API server add defaults of their own.
@@ -267,5 +280,5 @@ def _schedule_state(velero, params):
         return {"changed": False, "result": existing, "diff": {"before": before, "after": before}}
     if patch.get("paused") is False:
         patch.update(skip)
-    patched = velero.patch("Schedule", name, {"spec": patch})
+    patched = velero.client.patch("Schedule", name, {"spec": patch})
     return {"changed": True, "result": patched, "diff": {"before": before, "after": desired}}

@@ -2,7 +2,9 @@
 # Copyright (c) appsnap.velero contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pure logic for Velero CRs: spec building, phases, summaries, expectations, logs.
+"""Pure logic for Velero CRs: spec building, summaries, expectations.
+
+The phase rules live in velero_waiter, log parsing in velero_logs.
 
 No cluster access here, so unit tests reach all of it.
 """
@@ -14,10 +16,7 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError, validate_duration
-
-TERMINAL_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
-FAILED_PHASES = ("Failed", "FailedValidation")
+from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, validate_duration
 
 # Module option -> Backup spec field. The same table serves Schedule templates.
 BACKUP_SPEC_FIELDS = (
@@ -50,11 +49,6 @@ RESTORE_SPEC_FIELDS = (
 _LABEL_PAIR = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s*=\s*([A-Za-z0-9._-]*)\s*$")
 
 
-def is_terminal(phase):
-    """Only the four known end states are terminal; any other phase, known or not, is still running."""
-    return phase in TERMINAL_PHASES
-
-
 def label_selector(value):
     """Accept 'a=b,c=d', a plain label dict, or a full LabelSelector; return a LabelSelector."""
     if value is None:
@@ -64,7 +58,7 @@ def label_selector(value):
         for pair in [p for p in value.split(",") if p.strip()]:
             match = _LABEL_PAIR.match(pair)
             if not match:
-                raise HookSpecError(
+                raise InputError(
                     "label_selector %r is not a list of key=value pairs; write it as 'app=postgresql,tier=db' "
                     "or as a dict with matchLabels/matchExpressions." % (value,)
                 )
@@ -74,7 +68,7 @@ def label_selector(value):
         if set(value) & {"matchLabels", "matchExpressions"}:
             return dict(value)
         return {"matchLabels": dict(value)}
-    raise HookSpecError("label_selector must be a string or a dict, got %r." % (value,))
+    raise InputError("label_selector must be a string or a dict, got %r." % (value,))
 
 
 def selector_string(selector):
@@ -82,7 +76,7 @@ def selector_string(selector):
     if not selector:
         return None
     if selector.get("matchExpressions"):
-        raise HookSpecError("Only matchLabels can be used to find existing objects; drop matchExpressions.")
+        raise InputError("Only matchLabels can be used to find existing objects; drop matchExpressions.")
     return ",".join("%s=%s" % (k, v) for k, v in sorted((selector.get("matchLabels") or {}).items()))
 
 
@@ -107,7 +101,7 @@ def backup_spec(params):
 def restore_spec(params):
     spec = _spec_from(params, RESTORE_SPEC_FIELDS)
     if spec.get("existingResourcePolicy") not in (None, "none", "update"):
-        raise HookSpecError("existing_resource_policy must be 'none' or 'update', got %r." % (spec["existingResourcePolicy"],))
+        raise InputError("existing_resource_policy must be 'none' or 'update', got %r." % (spec["existingResourcePolicy"],))
     return spec
 
 
@@ -119,7 +113,7 @@ def _same(key, wanted, actual):
     if key in DURATION_FIELDS and wanted is not None and actual is not None:
         try:
             return duration_seconds(wanted) == duration_seconds(actual)
-        except HookSpecError:
+        except InputError:
             return False
     return wanted == actual
 
@@ -166,16 +160,6 @@ def summarize(obj, volume_items=None):
         "error_count": int(status.get("errors") or 0),
         "volumes": volume_entries(volume_items),
     }
-
-
-def failure_reason(summary, fail_on_partial):
-    """Why a terminal object counts as failed, or None when it is good enough."""
-    phase = summary["phase"]
-    if phase in FAILED_PHASES:
-        return "ended in phase %s" % phase
-    if phase == "PartiallyFailed" and fail_on_partial:
-        return "ended PartiallyFailed with %d error(s) and %d failed hook(s)" % (summary["error_count"], summary["hooks_failed"])
-    return None
 
 
 def parse_timestamp(value):
@@ -237,48 +221,3 @@ def check_expectations(backup, volumes, storage_location, expect, now=None):
             location = (backup.get("spec") or {}).get("storageLocation") or "default"
             problems.append("storage location %s is %s, not Available" % (location, phase or "missing"))
     return problems
-
-
-_LOG_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
-
-
-def parse_log_line(line):
-    """Split a logrus text line into its key=value fields."""
-    fields = {}
-    for key, value in _LOG_FIELD.findall(line):
-        if value.startswith('"'):
-            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-        fields[key] = value
-    return fields
-
-
-# Fields that make a line long without explaining the failure (hookCommand repeats the whole script).
-_NOISY_FIELDS = ("hookCommand", "logSource", "time")
-
-
-def _compact(fields):
-    parts = []
-    for key, value in fields.items():
-        if key in _NOISY_FIELDS:
-            continue
-        value = value.replace("\\n", " ").strip()
-        parts.append('%s="%s"' % (key, value) if (" " in value or not value) else "%s=%s" % (key, value))
-    return " ".join(parts)
-
-
-def relevant_log_lines(text, limit=40):
-    """The lines of a Velero backup/restore log that explain a failure.
-
-    Errors, hook and pod-volume warnings, and the hooks' own non-empty
-    stderr, which Velero logs at info level (that is where pg_dump says why).
-    """
-    lines = []
-    for line in (text or "").splitlines():
-        fields = parse_log_line(line)
-        level = fields.get("level")
-        lowered = line.lower()
-        about_hooks_or_volumes = "hook" in lowered or "podvolume" in lowered or "pod volume" in lowered
-        hook_stderr = fields.get("msg", "").startswith("stderr: ") and fields["msg"][8:].strip()
-        if level in ("error", "fatal", "panic") or (level == "warning" and about_hooks_or_volumes) or hook_stderr:
-            lines.append(_compact(fields))
-    return lines[-limit:]

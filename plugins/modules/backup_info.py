@@ -101,7 +101,8 @@ backups:
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module
+from ansible_collections.appsnap.velero.plugins.module_utils.argspecs import argspec
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import new_module
 
 
 def main():

@@ -123,7 +123,8 @@ log_lines:
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, new_module, SELECTION_ARG_SPEC, WAIT_ARG_SPEC
+from ansible_collections.appsnap.velero.plugins.module_utils.argspecs import argspec, SELECTION_ARG_SPEC, WAIT_ARG_SPEC
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import new_module
 
 
 def main():

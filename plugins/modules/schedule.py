@@ -77,7 +77,8 @@ result:
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import argspec, BACKUP_TEMPLATE_ARG_SPEC, new_module, SELECTION_ARG_SPEC
+from ansible_collections.appsnap.velero.plugins.module_utils.argspecs import argspec, BACKUP_TEMPLATE_ARG_SPEC, SELECTION_ARG_SPEC
+from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import new_module
 
 
 def main():

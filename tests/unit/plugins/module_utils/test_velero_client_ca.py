@@ -14,15 +14,15 @@ __metaclass__ = type
 import base64
 
 import pytest
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import Velero
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_logs import VeleroLogs
 
 PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
-class ObjectsVelero(Velero):
-    """Velero whose reads come from a dict of (kind, name) -> object."""
+class ObjectsClient(object):
+    """A VeleroClient whose reads come from a dict of (kind, name) -> object."""
 
-    def __init__(self, objects):  # pylint: disable=super-init-not-called
+    def __init__(self, objects):
         self.objects = objects
 
     def get(self, kind, name, namespace=None):
@@ -30,6 +30,11 @@ class ObjectsVelero(Velero):
 
     def list(self, kind, namespace=None, label_selector=None):
         return [obj for (obj_kind, _name), obj in self.objects.items() if obj_kind == kind]
+
+
+def logs_over(objects):
+    """The log downloader over ObjectsClient; storage_tls only reads, so it needs no waiter."""
+    return VeleroLogs(ObjectsClient(objects), None)
 
 
 def location(name, ca=None, default=False, config=None):
@@ -51,24 +56,24 @@ def objects():
 
 
 def test_backup_log_trusts_its_locations_ca(objects):
-    assert ObjectsVelero(objects).storage_tls("BackupLog", "in-private") == (PEM, True)
+    assert logs_over(objects).storage_tls("BackupLog", "in-private") == (PEM, True)
 
 
 def test_restore_log_follows_the_restore_to_its_backups_location(objects):
-    assert ObjectsVelero(objects).storage_tls("RestoreLog", "from-private") == (PEM, True)
+    assert logs_over(objects).storage_tls("RestoreLog", "from-private") == (PEM, True)
 
 
 def test_no_ca_means_the_system_trust_store(objects):
-    assert ObjectsVelero(objects).storage_tls("BackupLog", "in-default") == (None, True)
+    assert logs_over(objects).storage_tls("BackupLog", "in-default") == (None, True)
 
 
 def test_backup_without_location_uses_the_default_location(objects):
     objects[("BackupStorageLocation", "default")] = location("default", ca=PEM, default=True)
-    assert ObjectsVelero(objects).storage_tls("BackupResults", "in-default") == (PEM, True)
+    assert logs_over(objects).storage_tls("BackupResults", "in-default") == (PEM, True)
 
 
 def test_a_location_marked_insecure_is_not_verified(objects):
     objects[("BackupStorageLocation", "default")] = location("default", default=True, config={"insecureSkipTLSVerify": "true"})
-    assert ObjectsVelero(objects).storage_tls("BackupLog", "in-default") == (None, False)
+    assert logs_over(objects).storage_tls("BackupLog", "in-default") == (None, False)
     objects[("BackupStorageLocation", "default")] = location("default", default=True, config={"insecureSkipTLSVerify": "false"})
-    assert ObjectsVelero(objects).storage_tls("BackupLog", "in-default") == (None, True)
+    assert logs_over(objects).storage_tls("BackupLog", "in-default") == (None, True)

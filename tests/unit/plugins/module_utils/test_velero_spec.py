@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pure Velero logic: spec building, phases, summaries, expectations and log parsing."""
+"""Pure Velero logic: spec building, summaries and expectations; the phase rules (velero_waiter) and log parsing (velero_logs)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,22 +9,23 @@ __metaclass__ = type
 import datetime
 
 import pytest
+from ansible_collections.appsnap.velero.plugins.module_utils import velero_logs, velero_waiter
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_spec as vs
-from ansible_collections.appsnap.velero.plugins.module_utils.hooks import HookSpecError
+from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
 
 @pytest.mark.parametrize("phase", ["Completed", "PartiallyFailed", "Failed", "FailedValidation"])
 def test_terminal_phases(phase):
-    assert vs.is_terminal(phase)
+    assert velero_waiter.is_terminal(phase)
 
 
 @pytest.mark.parametrize("phase", [None, "", "New", "Queued", "ReadyToStart", "InProgress", "WaitingForPluginOperations",
                                    "WaitingForPluginOperationsPartiallyFailed", "Finalizing", "FinalizingPartiallyFailed",
                                    "Deleting", "SomethingNew"])
 def test_every_other_phase_is_still_running(phase):
-    assert not vs.is_terminal(phase)
+    assert not velero_waiter.is_terminal(phase)
 
 
 def test_backup_spec_maps_options_and_drops_unset():
@@ -45,14 +46,14 @@ def test_label_selector_forms():
     full = {"matchExpressions": [{"key": "app", "operator": "In", "values": ["pg"]}]}
     assert vs.label_selector(full) == full
     assert vs.selector_string({"matchLabels": {"b": "2", "a": "1"}}) == "a=1,b=2"
-    with pytest.raises(HookSpecError, match="key=value"):
+    with pytest.raises(InputError, match="key=value"):
         vs.label_selector("app in (pg)")
 
 
 def test_bad_ttl_and_policy_named():
-    with pytest.raises(HookSpecError, match="'720s'"):
+    with pytest.raises(InputError, match="'720s'"):
         vs.backup_spec({"ttl": "720"})
-    with pytest.raises(HookSpecError, match="'none' or 'update'"):
+    with pytest.raises(InputError, match="'none' or 'update'"):
         vs.restore_spec({"existing_resource_policy": "replace"})
 
 
@@ -87,10 +88,10 @@ def test_summarize_defaults_missing_counts_to_zero():
 
 
 def test_failure_reason():
-    assert vs.failure_reason(vs.summarize(backup()), True) is None
-    assert "PartiallyFailed" in vs.failure_reason(vs.summarize(backup("PartiallyFailed", failed=1, errors=1)), True)
-    assert vs.failure_reason(vs.summarize(backup("PartiallyFailed")), False) is None
-    assert "FailedValidation" in vs.failure_reason(vs.summarize(backup("FailedValidation")), False)
+    assert velero_waiter.failure_reason(vs.summarize(backup()), True) is None
+    assert "PartiallyFailed" in velero_waiter.failure_reason(vs.summarize(backup("PartiallyFailed", failed=1, errors=1)), True)
+    assert velero_waiter.failure_reason(vs.summarize(backup("PartiallyFailed")), False) is None
+    assert "FailedValidation" in velero_waiter.failure_reason(vs.summarize(backup("FailedValidation")), False)
 
 
 AVAILABLE = {"status": {"phase": "Available"}}
@@ -158,7 +159,7 @@ LOG = "\n".join([
 
 
 def test_relevant_log_lines_keep_errors_hook_stderr_and_volume_warnings():
-    lines = vs.relevant_log_lines(LOG)
+    lines = velero_logs.relevant_log_lines(LOG)
     assert len(lines) == 3
     assert "Error executing hook" in lines[0] and "exit code 1" in lines[0] and "logSource" not in lines[0]
     assert "pod volume backup" in lines[1]
@@ -167,7 +168,7 @@ def test_relevant_log_lines_keep_errors_hook_stderr_and_volume_warnings():
 
 
 def test_parse_log_line_unquotes():
-    fields = vs.parse_log_line(LOG.splitlines()[2])
+    fields = velero_logs.parse_log_line(LOG.splitlines()[2])
     assert fields["level"] == "error"
     assert fields["error"] == "command terminated with exit code 1"
     assert fields["hookPhase"] == "pre"
