@@ -87,6 +87,7 @@ _KEEP_OWN_PASSWORD = (
     "DO $appsnap$ BEGIN EXECUTE format('ALTER ROLE %I PASSWORD %L', current_user, (SELECT rolpassword FROM appsnap_own)); END $appsnap$;",
 )
 _STRICT = "set -o errexit -o nounset -o pipefail"
+_CONNECTION_DEFAULTS = {"user_env": "POSTGRES_USER", "password_env": "POSTGRES_PASSWORD", "host": "127.0.0.1", "port": 5432}
 
 
 # ---------------------------------------------------------------------------
@@ -308,29 +309,28 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1):
     return "\n".join(lines)
 
 
-def pg_dump_hook(
-    database,
-    path="/backup/backup.sql",
-    user_env="POSTGRES_USER",
-    password_env="POSTGRES_PASSWORD",
-    host="127.0.0.1",
-    port=5432,
-    format="plain",
-    jobs=1,
-    timeout="3m",
-    on_error="Fail",
-    container=None,
-):
+def pg_dump_hook(database, path="/backup/backup.sql", format="plain", jobs=1, timeout="3m", on_error="Fail", container=None, **connection):
     """A pre-backup hook that dumps the globals and ``database`` (a name, a list of names, or ``all``) beside ``path``.
 
     Everything is written to a staging directory first and renamed into
     place only when every part succeeded, so a failed or timed-out dump
     (Velero lets a timed-out hook keep running) never replaces the last good
-    one. Credentials are read from the container's environment at run time;
-    only variable names reach the manifest.
+    one. ``connection`` takes user_env, password_env, host and port (see
+    pg_shell); credentials are read from the container's environment at run
+    time, so only variable names reach the manifest.
     """
-    script = _pg_exports(user_env, password_env, host, port) + "\n" + pg_dump_script(database, path, format, jobs)
-    hook = {"command": ["/bin/bash", "-c", script], "timeout": validate_duration(timeout, "timeout"), "on_error": validate_on_error(on_error, "on_error")}
+    timing = {"timeout": validate_duration(timeout, "timeout"), "on_error": validate_on_error(on_error, "on_error")}
+    return _hook(pg_dump_script(database, path, format, jobs), timing, container, connection)
+
+
+def _hook(script, timing, container, connection):
+    """A Velero exec hook dict: ``script`` after the PG* exports, the hook's timing keys, and its container when given."""
+    unknown = sorted(set(connection) - set(_CONNECTION_DEFAULTS))
+    if unknown:
+        raise InputError("unknown option(s) %s; the connection options are %s." % (", ".join(unknown), ", ".join(_CONNECTION_DEFAULTS)))
+    settings = dict(_CONNECTION_DEFAULTS, **connection)
+    exports = _pg_exports(settings["user_env"], settings["password_env"], settings["host"], settings["port"])
+    hook = dict(timing, command=["/bin/bash", "-c", exports + "\n" + script])
     if container is not None:
         hook["container"] = validate_dns1123_label(container, "container")
     return hook
@@ -432,32 +432,17 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
 
 
 def pg_replay_hook(
-    database,
-    path="/backup/backup.sql",
-    user_env="POSTGRES_USER",
-    password_env="POSTGRES_PASSWORD",
-    host="127.0.0.1",
-    port=5432,
-    format="plain",
-    jobs=1,
-    ready_timeout=300,
-    exec_timeout="30m",
-    wait_timeout="10m",
-    on_error="Fail",
-    container=None,
+    database, path="/backup/backup.sql", format="plain", jobs=1, ready_timeout=300, exec_timeout="30m", wait_timeout="10m", on_error="Fail", container=None,
+    **connection
 ):
     """A post-restore exec hook, for restore_hooks(post=...), that runs pg_replay_command in the restored pod.
 
-    It never replays over user tables (exit 4): a restore hook cannot be told to clean.
+    It never replays over user tables (exit 4): a restore hook cannot be told to clean. ``connection`` as for pg_dump_hook.
     """
-    script = _pg_exports(user_env, password_env, host, port) + "\n" + pg_replay_command(database, path, format, jobs, ready_timeout=ready_timeout)
-    hook = {
-        "command": ["/bin/bash", "-c", script],
+    timing = {
         "exec_timeout": validate_duration(exec_timeout, "exec_timeout"),
         "wait_timeout": validate_duration(wait_timeout, "wait_timeout"),
         "on_error": validate_on_error(on_error, "on_error"),
         "wait_for_ready": True,
     }
-    if container is not None:
-        hook["container"] = validate_dns1123_label(container, "container")
-    return hook
+    return _hook(pg_replay_command(database, path, format, jobs, ready_timeout=ready_timeout), timing, container, connection)
