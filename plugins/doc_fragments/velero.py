@@ -10,7 +10,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # The connection options are kubernetes.core's (kubernetes.core.k8s_auth_options), taken
-    # from its argument spec through module_utils/k8s_shim.py; each falls back to K8S_AUTH_*.
+    # from its argument spec (imported by module_utils/k8s_shim.py, assembled by module_utils/argspecs.py); each falls back to K8S_AUTH_*.
     DOCUMENTATION = r"""
 options:
   velero_namespace:

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark: the full cycle's phases against the raw data path, on the lab.
 
-    tests/bench/bench_cycle.py [--scale 70] [--jobs 2] [--partitions 0]
+    tests/bench/bench_cycle.py [--scale 70] [--jobs 2] [--partitions 0] [--databases all] [--globals-repeat 5]
 
 Needs the lab (lab/lab up) and the collection laid out (source tests/lib.sh;
 layout_collection). In one run it:
@@ -19,7 +19,11 @@ layout_collection). In one run it:
        restore the Restore's start to completion (Velero's 1 s timestamps), PodVolumeRestore included;
        replay  the pg_replay role's "Replay the dump" task (psql or pg_restore through k8s_exec);
      and the wall time of each playbook, which adds Ansible, pod recreation and the checks,
-  5. records the peak RSS of the ansible-playbook processes (the dump never passes through them).
+  5. records the peak RSS of the ansible-playbook processes (the dump never passes through them),
+  6. times the globals step in the pod, --globals-repeat times: pg_dumpall --globals-only as the hook
+     runs it, and applying the dump's globals.sql as the replay does (timed in the pod, without kubectl).
+With --databases all, the hook dumps every database (a second one, a copy of postgres made with
+createdb --template, is added first) and the replay brings back all of them.
 Per-task timings of every playbook are kept in build/bench/<format>-<playbook>.json.
 """
 
@@ -35,7 +39,7 @@ import subprocess
 import time
 import uuid
 
-# bench_backup_module puts the laid-out collection on sys.path, so hooks comes from there.
+# bench_backup_module puts the laid-out collection on sys.path, so pg_commands comes from there.
 from bench_backup_module import KUBECONFIG, Kubectl, parse_time, pg_commands
 
 LOG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bench")
@@ -89,6 +93,18 @@ def velero_object(kubectl, kind, selector=None, backup_name=None):
     return items
 
 
+def globals_seconds(kubectl, namespace, repeat):
+    """The globals step's cost, timed in the pod: (pg_dumpall --globals-only, applying globals.sql), medians of ``repeat`` runs."""
+    script = ("for i in $(seq %d); do s=$(date +%%s.%%N); pg_dumpall --globals-only --no-tablespaces --database=template1 >/dev/null; "
+              "m=$(date +%%s.%%N); psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=terse --dbname=template1 --file=/backup/globals.sql >/dev/null; "
+              "e=$(date +%%s.%%N); echo $s $m $e; done" % repeat)
+    _elapsed, out = in_pod(kubectl, namespace, script)
+    runs = [[float(x) for x in line.split()] for line in out.splitlines()]
+    dumps = sorted(m - s for s, m, _e in runs)
+    applies = sorted(e - m for _s, m, e in runs)
+    return dumps[len(dumps) // 2], applies[len(applies) // 2]
+
+
 def raw_path(kubectl, namespace):
     dump, _out = in_pod(kubectl, namespace, "pg_dump --format=plain postgres > /backup/raw.sql")
     replay, _out = in_pod(kubectl, namespace, "createdb rawcopy && psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d rawcopy -f /backup/raw.sql >/dev/null")
@@ -99,14 +115,20 @@ def raw_path(kubectl, namespace):
 def cycle(kubectl, args, dump_format, jobs, raw=False):
     namespace = "bench-%s-%s" % (dump_format, uuid.uuid4().hex[:6])
     path = DUMP_PATHS[dump_format]
+    databases = "all" if args.databases == "all" else ["postgres"]
+    # With several databases, the hook writes backup.<name><ext>; the postgres database's dump is the one timed.
+    timed = path if databases != "all" else path.replace("backup.", "backup.postgres.")
     deploy = {"postgres_namespace": namespace, "postgres_password": "bench-" + uuid.uuid4().hex, "postgres_storage_size": "20Gi",
               "postgres_image": "localhost/appsnap/postgres:15", "postgres_image_pull_policy": "Never", "postgres_dump_timeout": "60m",
-              "postgres_dump_format": dump_format, "postgres_dump_jobs": jobs, "postgres_dump_path": path}
+              "postgres_dump_format": dump_format, "postgres_dump_jobs": jobs, "postgres_dump_path": path,
+              "postgres_dump_databases": databases}
     try:
         playbook("deploy", deploy, dump_format)
         partitions = " --partitions=%d" % args.partitions if args.partitions else ""
         seed, _out = in_pod(kubectl, namespace, "pgbench --initialize --quiet --scale=%d%s postgres" % (args.scale, partitions))
         # Flush the seed's dirty pages now, so no checkpoint lands inside the raw path's timings.
+        if databases == "all":
+            in_pod(kubectl, namespace, "createdb --template=postgres second")
         in_pod(kubectl, namespace, "psql -X -q -c CHECKPOINT")
         _elapsed, size = in_pod(kubectl, namespace, "psql -At -c \"SELECT pg_database_size('postgres')\"")
         result = {"namespace": namespace, "seed": seed, "bytes": int(size)}
@@ -114,7 +136,8 @@ def cycle(kubectl, args, dump_format, jobs, raw=False):
             result["raw"] = raw_path(kubectl, namespace)
         backup_vars = {"snapshot_namespace": namespace, "snapshot_backup_name": namespace, "snapshot_wait_timeout": 3600, "snapshot_dump_path": path}
         result["backup_wall"], _tasks = playbook("backup", backup_vars, dump_format)
-        result["dump"] = dump_seconds(kubectl, namespace, path)
+        result["dump"] = dump_seconds(kubectl, namespace, timed)
+        result["globals_dump"], result["globals_apply"] = globals_seconds(kubectl, namespace, args.globals_repeat)
         pvb = velero_object(kubectl, "podvolumebackups", "velero.io/backup-name=%s" % namespace)[0]
         result["upload"] = span(pvb["status"])
         result["dump_bytes"] = pvb["status"]["progress"].get("bytesDone", 0)
@@ -125,9 +148,10 @@ def cycle(kubectl, args, dump_format, jobs, raw=False):
         result["restore_wall"], _tasks = playbook("restore", restore_vars, dump_format)
         restore = velero_object(kubectl, "restores", backup_name=namespace)[0]
         result["restore"] = span(restore["status"])
-        replay_vars = {"pg_replay_namespace": namespace, "pg_replay_format": dump_format, "pg_replay_jobs": jobs, "pg_replay_dump_path": path}
+        replay_vars = {"pg_replay_namespace": namespace, "pg_replay_format": dump_format, "pg_replay_jobs": jobs, "pg_replay_dump_path": path,
+                       "pg_replay_databases": databases}
         result["replay_wall"], tasks = playbook("replay", replay_vars, dump_format)
-        result["replay"] = tasks["appsnap.velero.pg_replay : Replay the dump"]
+        result["replay"] = tasks["appsnap.velero.pg_replay : Replay the dump (the globals, then each database with its settings, owners and grants)"]
         return result
     finally:
         kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
@@ -138,6 +162,8 @@ def main():
     parser.add_argument("--scale", type=int, default=70)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--partitions", type=int, default=0)
+    parser.add_argument("--databases", choices=["one", "all"], default="one")
+    parser.add_argument("--globals-repeat", type=int, default=5)
     args = parser.parse_args()
     os.makedirs(LOG_DIR, exist_ok=True)
     kubectl = Kubectl()
@@ -168,6 +194,9 @@ def main():
     print("four phases vs raw (target <= 1.5x): %.2fx; whole playbooks vs raw: %.2fx" % (phases / raw_total, walls / raw_total))
     print("parallel replay: pg_restore --jobs=%d %.1fs vs psql %.1fs: %.2fx faster (target >= 2x)"
           % (args.jobs, parallel["replay"], plain["replay"], plain["replay"] / parallel["replay"]))
+    print("globals step (median of %d, in the pod): pg_dumpall --globals-only %.3fs, applying globals.sql %.3fs (plain cycle); %.3fs, %.3fs (directory)"
+          % (args.globals_repeat, plain["globals_dump"], plain["globals_apply"], parallel["globals_dump"], parallel["globals_apply"]))
+    print("databases: %s" % args.databases)
     print("peak RSS of any ansible-playbook process: %.0f MiB" % (peak_kib / 1024))
 
 
