@@ -69,7 +69,8 @@ def deployed(run_playbook, kubectl):
 
 
 def dump_state(kubectl, namespace):
-    return kubectl.run("exec", "postgresql-0", "--", "bash", "-c", "md5sum /backup/backup.sql; stat -c %Y /backup/backup.sql; ls -A /backup",
+    """The published dump: its files (a dump still running stages in a hidden directory, not listed) and their content."""
+    return kubectl.run("exec", "postgresql-0", "--", "bash", "-c", "md5sum /backup/backup.sql /backup/globals.sql; stat -c %Y /backup/backup.sql; ls /backup",
                        namespace=namespace).stdout
 
 
