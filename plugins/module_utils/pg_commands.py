@@ -143,7 +143,7 @@ def check_databases(databases):
 
 
 def _check_path(path):
-    if not isinstance(path, str) or not path.startswith("/") or path.endswith("/") or "\x00" in path or path.rstrip("/").count("/") < 1:
+    if not isinstance(path, str) or not path.startswith("/") or path.endswith("/") or "\x00" in path:
         raise InputError("path must be an absolute file path such as '/backup/backup.sql', got %r." % (path,))
     if posixpath.basename(path).startswith("."):
         raise InputError("path %r names a hidden file; use a name such as backup.sql." % (path,))

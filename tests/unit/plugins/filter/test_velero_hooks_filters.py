@@ -177,6 +177,11 @@ def test_pg_replay_command_clean_and_report():
     assert "json_build_object" in F["pg_replay_command"]("app", report=True)
 
 
+def test_pg_query_named_and_plain():
+    assert F["pg_query"]("shop", "checksums").startswith("psql -X -At -v ON_ERROR_STOP=1 --dbname=shop -c 'SELECT coalesce(json_object_agg(")
+    assert F["pg_query"]("my db", "SELECT 1") == "psql -X -At -v ON_ERROR_STOP=1 --dbname='my db' -c 'SELECT 1'"
+
+
 def test_pg_replay_command_quotes_identifiers():
     command = F["pg_replay_command"]("we'ird db; rm -rf /", path="/backup/my dump.sql")
     assert "we'ird" not in command and "file_of() { printf '%s' '/backup/my dump.sql'; }" in command
@@ -232,6 +237,14 @@ BAD = [
     ("replay ready_timeout", lambda: F["pg_replay_hook"]("db", ready_timeout="5m"), ["ready_timeout", "seconds"]),
     ("replay exec_timeout", lambda: F["pg_replay_hook"]("db", exec_timeout="30"), ["no unit"]),
     ("replay conninfo", lambda: F["pg_replay_command"]("host=x dbname=y"), ["connection string"]),
+    ("empty database list", lambda: F["pg_dump_hook"]([]), ["non-empty list of names, or 'all'"]),
+    ("database listed twice", lambda: F["pg_dump_hook"](["a", "b", "a"]), ["'a' more than once"]),
+    ("template database", lambda: F["pg_dump_hook"](["template1"]), ["template database"]),
+    ("database not a name", lambda: F["pg_replay_hook"]({"db": "x"}), ["a database name, a non-empty list of names, or 'all'"]),
+    ("unknown connection option", lambda: F["pg_dump_hook"]("db", user="postgres"), ["unknown option(s) user", "user_env"]),
+    ("hidden dump file", lambda: F["pg_dump_hook"]("db", path="/backup/.dump"), ["hidden file"]),
+    ("replay clean not bool", lambda: F["pg_replay_command"]("db", clean="yes"), ["clean and report must be true or false"]),
+    ("empty query", lambda: F["pg_query"]("db", " "), ["checksums, user_tables"]),
     ("text input", lambda: F["backup_hooks"]("kind: Pod", pre=PRE), ["from_yaml_all"]),
     ("mount path taken", lambda: F["backup_volume"](F["backup_volume"](workload("Pod"), "a", "/x"), "b", "/x"), ["already mounts volume 'a'"]),
     ("name used by pvc", lambda: F["backup_volume"](PVC_POD, "data", "/d"), ["persistentVolumeClaim", "another name"]),
