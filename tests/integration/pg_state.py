@@ -36,7 +36,8 @@ SELECT json_build_object(
              'acl', (SELECT coalesce(json_agg(a::text ORDER BY a::text), '[]') FROM unnest(nspacl) a))), '{}')
              FROM pg_catalog.pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'),
  'default_acl', (SELECT coalesce(json_agg(json_build_object('role', pg_catalog.pg_get_userbyid(defaclrole), 'type', defaclobjtype,
-                 'acl', (SELECT json_agg(a::text ORDER BY a::text) FROM unnest(defaclacl) a)) ORDER BY pg_catalog.pg_get_userbyid(defaclrole), defaclobjtype), '[]')
+                 'acl', (SELECT json_agg(a::text ORDER BY a::text) FROM unnest(defaclacl) a))
+                 ORDER BY pg_catalog.pg_get_userbyid(defaclrole), defaclobjtype), '[]')
                  FROM pg_catalog.pg_default_acl),
  'tables', (SELECT coalesce(json_object_agg(format('%I.%I', n.nspname, c.relname), json_build_object(
              'owner', pg_catalog.pg_get_userbyid(c.relowner),

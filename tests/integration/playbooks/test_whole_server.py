@@ -31,8 +31,8 @@ def run_sql(kubectl, namespace):
 
 
 def deploy_application(run_playbook, kubectl, namespace, major):
-    rc, tasks, _out = run_playbook("appsnap.velero.deploy", dict(image(major), postgres_namespace=namespace, postgres_password=PASSWORD,
-                                                                postgres_dump_databases="all"))
+    deploy_vars = dict(image(major), postgres_namespace=namespace, postgres_password=PASSWORD, postgres_dump_databases="all")
+    rc, tasks, _out = run_playbook("appsnap.velero.deploy", deploy_vars)
     assert rc == 0, describe_failure(tasks)
     run = run_sql(kubectl, namespace)
     assert run("SHOW server_version_num", "postgres").strip().startswith(str(major))
