@@ -5,25 +5,22 @@
 # clone; caches live outside the checkout so reruns are incremental.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-APPSNAP_CACHE="${APPSNAP_CACHE:-$HOME/.cache/appsnap}"
+# APPSNAP_CACHE (exported) and the Debian package helpers, shared with the lab
+# shellcheck source=lab/lib.sh
+. "$REPO_ROOT/lab/lib.sh"
 VENV="$REPO_ROOT/.venv"
 BUILD="$REPO_ROOT/build"
-export APPSNAP_CACHE PIP_CACHE_DIR="$APPSNAP_CACHE/pip" PIP_DISABLE_PIP_VERSION_CHECK=1
+export PIP_CACHE_DIR="$APPSNAP_CACHE/pip" PIP_DISABLE_PIP_VERSION_CHECK=1
 
 log() { printf '\n==> %s\n' "$*"; }
 
 ensure_debian_packages() {
-  local missing=() pkg
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
+  local missing=()
+  mapfile -t missing < <(debian_packages_missing "$@")
   [ "${#missing[@]}" -eq 0 ] && return 0
   log "apt-get install ${missing[*]}"
-  # Package postinst scripts must not start services (e.g. postgresql) on their own.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  rm -f /usr/sbin/policy-rc.d
+  # package postinst scripts must not start services (e.g. postgresql) on their own
+  apt_install_quiet "${missing[@]}" > /dev/null
 }
 
 ensure_venv() {

@@ -3,10 +3,14 @@ import pathlib
 import textwrap
 import time
 
+import pytest
+
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 # images built by lab/images/*.sh and imported by `lab/lab up`
 BUSYBOX_IMAGE = "localhost/appsnap/busybox:1.35"
 POSTGRES_IMAGE = "localhost/appsnap/postgres:15"
+# every major lab/images/postgres.sh builds (15 bookworm, 17 trixie, 18 sid)
+POSTGRES_MAJORS = (15, 17, 18)
 
 
 def apply(kubectl, namespace, manifest):
@@ -225,8 +229,11 @@ def test_seed_postgres_statefulset_ready_and_pg_dump(kubectl, namespace):
     assert count.stdout.strip() == "written-by-lab-test"
 
 
-def test_postgres_image_entrypoint_contract(kubectl, namespace):
-    """POSTGRES_USER/DB, *_FILE, POSTGRES_INITDB_ARGS, initdb.d scripts, no re-init on restart."""
+@pytest.mark.parametrize("major", POSTGRES_MAJORS)
+def test_postgres_image_entrypoint_contract(kubectl, namespace, major):
+    """POSTGRES_USER/DB, *_FILE, POSTGRES_INITDB_ARGS, initdb.d scripts, no re-init on restart,
+    the same for each major; the server and the client tools on PATH are of that major."""
+    image = f"localhost/appsnap/postgres:{major}"
     apply(kubectl, namespace, """
     apiVersion: v1
     kind: ConfigMap
@@ -259,7 +266,7 @@ def test_postgres_image_entrypoint_contract(kubectl, namespace):
       terminationGracePeriodSeconds: 10
       containers:
       - name: pg
-        image: {POSTGRES_IMAGE}
+        image: {image}
         imagePullPolicy: Never
         env:
         - {{name: POSTGRES_USER, value: app}}
@@ -290,6 +297,16 @@ def test_postgres_image_entrypoint_contract(kubectl, namespace):
             f"PGPASSWORD=s3cret-from-file psql -tA -v ON_ERROR_STOP=1 -U app -h 127.0.0.1 -d appdb -c \"{query}\"",
             namespace=namespace).stdout.strip()
 
+    assert sql("SELECT version()").startswith(f"PostgreSQL {major}.")
+    assert sql("SHOW server_version_num")[:2] == str(major)
+    # the client tools on PATH (/usr/lib/postgresql/<major>/bin) are of the same major
+    for tool in ("pg_dump", "pg_dumpall", "pg_restore", "psql", "pg_isready"):
+        out = kubectl.run("exec", "pg", "--", tool, "--version", namespace=namespace).stdout
+        assert out.startswith(f"{tool} (PostgreSQL) {major}."), out
+    # initdb's locale (LANG=C.UTF-8, libc provider) is the same in every major, so a
+    # dump of one replays into another with the same CREATE DATABASE ... LOCALE
+    assert sql("SELECT datlocprovider, datcollate, datctype, pg_encoding_to_char(encoding) "
+               "FROM pg_database WHERE datname = current_database()") == "c|C.UTF-8|C.UTF-8|UTF8"
     assert sql("SELECT name FROM items ORDER BY id") == "from-initdb-sql\nfrom-initdb-sh"
     assert sql("SHOW data_checksums") == "on"
     assert sql("SELECT current_user") == "app"
