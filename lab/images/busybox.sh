@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Tiny test image from Debian's busybox-static: localhost/appsnap/busybox:1.35
+# shellcheck source=lab/images/lib.sh
 . "$(dirname "$0")/lib.sh"
-out=$IMG_DIR/busybox-$(recipe_hash "$0").tar
+out=$LAB_IMAGES/busybox-$(recipe_hash "$0").tar
 [ -s "$out" ] && { echo "$out"; exit 0; }
 echo "[image] building busybox -> $out" >&2
 work=$(mktemp -d "$APPSNAP_CACHE/tmp-busybox.XXXXXX"); trap 'rm -rf "$work"' EXIT
-cd "$work"
+cd "$work" || exit
 mkdir -p root/bin root/tmp root/etc
 cp /bin/busybox root/bin/busybox
 for a in $(root/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "root/bin/$a"; done

@@ -1,14 +1,16 @@
+# shellcheck shell=bash
 # Shared helpers for lab image builds. Sourced, not executed.
 # Images are built as OCI layouts with umoci and written as tarballs to
-# $APPSNAP_CACHE/images/<name>-<hash>.tar, where <hash> covers the build script
-# and this file, so a tarball is rebuilt only when its recipe changes.
+# $LAB_IMAGES/<name>-<hash>.tar ($APPSNAP_CACHE/images, see lab/lib.sh), where
+# <hash> covers the recipe (build script, files it copies) and this file, so a
+# tarball is rebuilt only when its recipe changes.
 set -euo pipefail
-APPSNAP_CACHE=${APPSNAP_CACHE:-$HOME/.cache/appsnap}
-IMG_DIR=$APPSNAP_CACHE/images
-mkdir -p "$IMG_DIR"
+# shellcheck source=lab/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+mkdir -p "$LAB_IMAGES"
 
-# recipe_hash SCRIPT: short hash of the build script plus this library
-recipe_hash() { cat "$1" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12; }
+# recipe_hash FILE...: short hash of the recipe files plus this library
+recipe_hash() { cat "$@" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12; }
 
 # oci_layout_to_tar LAYOUT_DIR TAG FULL_REF OUT_TAR
 # Annotates the index entry with io.containerd.image.name so that
@@ -31,5 +33,10 @@ PY
   mv "$out.tmp" "$out"
 }
 
-# drop older tarballs of the same image name (other recipe hashes)
-prune_old() { local name=$1 keep=$2; for f in "$IMG_DIR/$name"-*.tar; do [ -e "$f" ] && [ "$f" != "$keep" ] && rm -f "$f"; done; return 0; }
+# prune_old NAME KEEP: drop the other tarballs of image NAME, i.e. NAME-<12-char hash>.tar
+# except KEEP (an exact pattern: velero-*.tar would also match velero-plugin-for-aws-*.tar)
+prune_old() {
+  local name=$1 keep=$2 f
+  for f in "$LAB_IMAGES/$name"-????????????.tar; do [ -e "$f" ] && [ "$f" != "$keep" ] && rm -f "$f"; done
+  return 0
+}

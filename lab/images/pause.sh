@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sandbox image: Debian's static catatonit in pause mode (-P).
 # Imported as registry.k8s.io/pause:3.6 (containerd 1.6's default sandbox_image).
+# shellcheck source=lab/images/lib.sh
 . "$(dirname "$0")/lib.sh"
-out=$IMG_DIR/pause-$(recipe_hash "$0").tar
+out=$LAB_IMAGES/pause-$(recipe_hash "$0").tar
 [ -s "$out" ] && { echo "$out"; exit 0; }
 echo "[image] building pause -> $out" >&2
 work=$(mktemp -d "$APPSNAP_CACHE/tmp-pause.XXXXXX"); trap 'rm -rf "$work"' EXIT
-cd "$work"
+cd "$work" || exit
 umoci init --layout oci
 umoci new --image oci:3.6
 umoci insert --image oci:3.6 /usr/bin/catatonit /pause

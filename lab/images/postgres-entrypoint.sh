@@ -79,6 +79,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
       "${psql_cmd[@]}" --dbname postgres -v db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
     fi
   fi
+  # shellcheck disable=SC1090  # sources the user's *.sh scripts
   for f in /docker-entrypoint-initdb.d/*; do
     [ -e "$f" ] || continue
     case $f in

@@ -5,10 +5,12 @@
 #   ENTRYPOINT cp-plugin /plugins/velero-plugin-for-aws /target/velero-plugin-for-aws
 # `velero install --plugins IMAGE` runs it as an init container with an emptyDir at /target.
 # Output: $APPSNAP_CACHE/images/velero-plugin-for-aws-<hash>.tar, imported as $PLUGIN_IMAGE.
+# shellcheck source=lab/images/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=lab/velero/common.sh
 . "$(dirname "$0")/../velero/common.sh"
-hash=$(cat "$0" "$(dirname "$0")/lib.sh" "$VELERO_LAB_DIR/versions.env" | sha256sum | cut -c1-12)
-out=$IMG_DIR/velero-plugin-for-aws-$hash.tar
+hash=$(recipe_hash "$0" "$VELERO_LAB_DIR/versions.env")
+out=$LAB_IMAGES/velero-plugin-for-aws-$hash.tar
 [ -s "$out" ] && { echo "$out"; exit 0; }
 for b in velero-plugin-for-aws cp-plugin; do
   [ -x "$PLUGIN_BIN_DIR/$b" ] || "$VELERO_LAB_DIR/build.sh" plugin >&2
@@ -16,7 +18,7 @@ done
 echo "[image] building $PLUGIN_IMAGE -> $out" >&2
 tag=${PLUGIN_IMAGE##*:}
 work=$(mktemp -d "$APPSNAP_CACHE/tmp-velero-plugin.XXXXXX"); trap 'rm -rf "$work"' EXIT
-cd "$work"
+cd "$work" || exit
 umoci init --layout oci
 umoci new --image "oci:$tag"
 umoci unpack --image "oci:$tag" bundle >/dev/null

@@ -6,10 +6,12 @@
 # Upstream also ships /usr/bin/restic; it is left out (kopia is the only uploader since 1.17).
 # Static Go binaries on one layer plus /tmp, /etc/passwd, /etc/group; no shell, no libc.
 # Output: $APPSNAP_CACHE/images/velero-<hash>.tar, imported as $VELERO_IMAGE.
+# shellcheck source=lab/images/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=lab/velero/common.sh
 . "$(dirname "$0")/../velero/common.sh"
-hash=$(cat "$0" "$(dirname "$0")/lib.sh" "$VELERO_LAB_DIR/versions.env" | sha256sum | cut -c1-12)
-out=$IMG_DIR/velero-$hash.tar
+hash=$(recipe_hash "$0" "$VELERO_LAB_DIR/versions.env")
+out=$LAB_IMAGES/velero-$hash.tar
 [ -s "$out" ] && { echo "$out"; exit 0; }
 for b in velero velero-helper velero-restore-helper; do
   [ -x "$VELERO_BIN_DIR/$b" ] || "$VELERO_LAB_DIR/build.sh" velero >&2
@@ -17,7 +19,7 @@ done
 echo "[image] building $VELERO_IMAGE -> $out" >&2
 tag=${VELERO_IMAGE##*:}
 work=$(mktemp -d "$APPSNAP_CACHE/tmp-velero.XXXXXX"); trap 'rm -rf "$work"' EXIT
-cd "$work"
+cd "$work" || exit
 umoci init --layout oci
 umoci new --image "oci:$tag"
 umoci unpack --image "oci:$tag" bundle >/dev/null
@@ -35,6 +37,5 @@ umoci config --image "oci:$tag" --architecture=amd64 --os=linux --config.user=10
   --config.label=org.opencontainers.image.version="$VELERO_VERSION"
 umoci gc --layout oci
 oci_layout_to_tar oci "$tag" "$VELERO_IMAGE" "$out"
-# lib.sh prune_old would also match velero-plugin-for-aws-*.tar; prune exact hashes only
-for f in "$IMG_DIR"/velero-????????????.tar; do [ -e "$f" ] && [ "$f" != "$out" ] && rm -f "$f"; done; true
+prune_old velero "$out"
 echo "$out"

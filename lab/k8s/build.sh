@@ -4,14 +4,15 @@
 # already exist in $APPSNAP_CACHE/bin/k8s-<version>/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-APPSNAP_CACHE=${APPSNAP_CACHE:-$HOME/.cache/appsnap}
-export GOCACHE=$APPSNAP_CACHE/go-build GOMODCACHE=$APPSNAP_CACHE/gomod
+# shellcheck source=lab/lib.sh
+. "$here/../lib.sh"   # APPSNAP_CACHE, LAB_K8S_VERSION (from this go.mod), LAB_K8S_BIN, lab_go_env
+lab_go_env
 # go.mod and go.sum are committed and complete: never let the build modify them
-export GOFLAGS=-mod=readonly CGO_ENABLED=0 GOTOOLCHAIN=local
-V=$(grep -oE "k8s.io/kubernetes v1\.[0-9]+\.[0-9]+" "$here/go.mod" | head -1 | sed "s/.* v//")
+export GOFLAGS=-mod=readonly
+V=${LAB_K8S_VERSION#v}
 [ -n "$V" ] || { echo "[k8s build] cannot read k8s.io/kubernetes version from go.mod" >&2; exit 1; }
 MINOR=$(echo "$V" | cut -d. -f2)
-out=$APPSNAP_CACHE/bin/k8s-v$V
+out=$LAB_K8S_BIN
 mkdir -p "$out"
 BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kubeadm kube-proxy)
 [ $# -gt 0 ] && BINS=("$@")

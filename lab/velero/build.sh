@@ -5,6 +5,7 @@
 # binaries exist is skipped (FORCE=1 rebuilds).
 #   usage: lab/velero/build.sh [velero|plugin|minio|all]...   (default: all)
 set -euo pipefail
+# shellcheck source=lab/velero/common.sh
 . "$(dirname "$0")/common.sh"
 mkdir -p "$SRC_DIR" "$LOG_DIR" "$GOCACHE" "$GOMODCACHE"
 LD_COMMON="-s -w"

@@ -1,26 +1,28 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # settings for the scripts that source this file
 # Shared settings for lab/velero scripts. Source it; do not run it.
+# The lab's own constants (APPSNAP_CACHE, LAB_STATE, the containerd socket, the node IP)
+# come from lab/lib.sh.
 VELERO_LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lab/lib.sh
+. "$VELERO_LAB_DIR/../lib.sh"
+# shellcheck source=lab/velero/versions.env
 . "$VELERO_LAB_DIR/versions.env"
-export APPSNAP_CACHE="${APPSNAP_CACHE:-$HOME/.cache/appsnap}"
-export GOCACHE="$APPSNAP_CACHE/go-build"
-export GOMODCACHE="$APPSNAP_CACHE/gomod"
-export GOTOOLCHAIN=local
-export CGO_ENABLED=0
+lab_go_env
 VELERO_BIN_DIR="$APPSNAP_CACHE/bin/velero-$VELERO_VERSION"
 PLUGIN_BIN_DIR="$APPSNAP_CACHE/bin/velero-plugin-for-aws-$PLUGIN_VERSION"
 MINIO_BIN_DIR="$APPSNAP_CACHE/bin/minio-$MINIO_VERSION"
-IMAGES_DIR="$APPSNAP_CACHE/images"
 SRC_DIR="$APPSNAP_CACHE/src"
 LOG_DIR="$APPSNAP_CACHE/logs"
-LAB_STATE="${APPSNAP_LAB_STATE:-/var/lib/appsnap-lab}"
-KUBECONFIG_DEFAULT="$LAB_STATE/admin.kubeconfig"
+# kubectl: $KUBECTL, else one on PATH, else the one lab/lab built
+KUBECTL="${KUBECTL:-$(command -v kubectl || echo "$LAB_K8S_BIN/kubectl")}"
 # the lab's containerd (not the system one) and kubelet root dir (node-agent's hostPath)
-CTR_ADDRESS="${APPSNAP_CTR_ADDRESS:-/run/appsnap-lab/containerd/containerd.sock}"
-KUBELET_ROOT_DIR="${APPSNAP_KUBELET_ROOT_DIR:-$LAB_STATE/kubelet}"
-MINIO_ADDR="${APPSNAP_MINIO_ADDR:-10.88.0.1:9000}"
+CTR_ADDRESS="${APPSNAP_CTR_ADDRESS:-$LAB_CTR_SOCK}"
+KUBELET_ROOT_DIR="${APPSNAP_KUBELET_ROOT_DIR:-$LAB_KUBELET_ROOT}"
+MINIO_ADDR="${APPSNAP_MINIO_ADDR:-$LAB_NODE_IP:9000}"
 MINIO_DATA="$LAB_STATE/minio"
 MINIO_PIDFILE="$LAB_STATE/minio.pid"
-MINIO_LOG="$LAB_STATE/logs/minio.log"
+MINIO_LOG="$LAB_LOGS/minio.log"
 MINIO_USER="${APPSNAP_MINIO_USER:-minio}"
 MINIO_PASSWORD="${APPSNAP_MINIO_PASSWORD:-minio123}"
 MINIO_REGION=minio

@@ -14,12 +14,12 @@
 #      VELERO_REINSTALL=1 (run `velero install --apply` even if already installed: every
 #      object is server-side applied, so the install matches this version's `velero install`).
 set -euo pipefail
+# shellcheck source=lab/velero/common.sh
 . "$(dirname "$0")/common.sh"
 T0=$SECONDS
-export KUBECONFIG="${KUBECONFIG:-$KUBECONFIG_DEFAULT}"
+export KUBECONFIG="${KUBECONFIG:-$LAB_ADMIN_KUBECONFIG}"
 [ -s "$KUBECONFIG" ] || die "no kubeconfig at $KUBECONFIG (is the lab up?)"
 VELERO="$VELERO_BIN_DIR/velero"
-KUBECTL="${KUBECTL:-$(command -v kubectl || ls -1 "$APPSNAP_CACHE"/bin/k8s-v*/kubectl 2>/dev/null | tail -1)}"
 [ -x "$KUBECTL" ] || die "kubectl not found (set KUBECTL)"
 k() { "$KUBECTL" "$@"; }
 for _ in $(seq 1 60); do k --request-timeout=3s get --raw /readyz >/dev/null 2>&1 && break; sleep 1; done

@@ -6,6 +6,7 @@
 # Listens on $APPSNAP_MINIO_ADDR (default 10.88.0.1:9000, the lab bridge appsnap0, so
 # pods and the host both reach it). Data: /var/lib/appsnap-lab/minio; log: .../logs/minio.log.
 set -euo pipefail
+# shellcheck source=lab/velero/common.sh
 . "$(dirname "$0")/common.sh"
 MINIO="$MINIO_BIN_DIR/minio"
 

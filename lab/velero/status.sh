@@ -2,9 +2,9 @@
 # Print the state of the lab's Velero stack: MinIO, Velero deployment,
 # BackupStorageLocation `default`, node-agent. Exit status 0 only if all are good.
 set -uo pipefail
+# shellcheck source=lab/velero/common.sh
 . "$(dirname "$0")/common.sh"
-export KUBECONFIG="${KUBECONFIG:-$KUBECONFIG_DEFAULT}"
-KUBECTL="${KUBECTL:-$(command -v kubectl || ls -1 "$APPSNAP_CACHE"/bin/k8s-v*/kubectl 2>/dev/null | tail -1)}"
+export KUBECONFIG="${KUBECONFIG:-$LAB_ADMIN_KUBECONFIG}"
 k() { "$KUBECTL" --request-timeout=5s "$@"; }
 rc=0
 "$VELERO_LAB_DIR/minio.sh" status || rc=1
