@@ -6,7 +6,7 @@
 
 The documentation of each filter is in the YAML file named after it. The
 filters are module_utils functions (pod_hooks.py for the manifests,
-pg_commands.py for PostgreSQL), so modules and roles share the logic; this
+pg_dump.py, pg_replay.py and pg_commands.py for PostgreSQL), so modules and roles share the logic; this
 file only turns their InputError into AnsibleFilterError.
 """
 
@@ -17,7 +17,7 @@ __metaclass__ = type
 import functools
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands, pod_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands, pg_dump, pg_replay, pod_hooks
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 FILTERS = {
@@ -30,11 +30,11 @@ FILTERS = {
     "matching_containers": pod_hooks.matching_containers,
     "env_sources": pod_hooks.env_sources,
     "container_env": pod_hooks.container_env,
-    "pg_dump_hook": pg_commands.pg_dump_hook,
+    "pg_dump_hook": pg_dump.pg_dump_hook,
     "pg_shell": pg_commands.pg_shell,
     "pg_query": pg_commands.pg_query,
-    "pg_replay_command": pg_commands.pg_replay_command,
-    "pg_replay_hook": pg_commands.pg_replay_hook,
+    "pg_replay_command": pg_replay.pg_replay_command,
+    "pg_replay_hook": pg_replay.pg_replay_hook,
 }
 
 

@@ -96,3 +96,10 @@ def check_keys(value, allowed, required, what):
     missing = [key for key in required if value.get(key) is None]
     if missing:
         raise InputError("%s is missing the required key(s) %s." % (what, ", ".join(missing)))
+
+
+def duration_seconds(value):
+    """Seconds in a Go duration such as '1h30m' or '250ms'."""
+    text = validate_duration(value, "duration")
+    units = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    return sum(float(number) * units[unit] for number, unit in re.findall(r"([0-9.]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)", text))

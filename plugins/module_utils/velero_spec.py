@@ -16,7 +16,7 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, validate_duration
+from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, duration_seconds, validate_duration
 
 # Module option -> Backup spec field. The same table serves Schedule templates.
 BACKUP_SPEC_FIELDS = (
@@ -166,13 +166,6 @@ def parse_timestamp(value):
     if not value:
         return None
     return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-
-
-def duration_seconds(value):
-    """Seconds in a Go duration such as '1h30m' or '250ms'."""
-    text = validate_duration(value, "duration")
-    units = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-    return sum(float(number) * units[unit] for number, unit in re.findall(r"([0-9.]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)", text))
 
 
 def latest_completed(objects, phases=("Completed",)):

@@ -48,11 +48,11 @@ class ModuleRunner:
 def hooked_postgres():
     """The seed's StatefulSet, hooked by this collection's own filters."""
     # Imported here: pytest-ansible makes the collection importable only after conftest files load.
-    from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands, pod_hooks
+    from ansible_collections.appsnap.velero.plugins.module_utils import pg_dump, pod_hooks
 
     seed = yaml.safe_load(SEED.read_text())
     with_volume = pod_hooks.backup_volume(seed, "postgresql-backup", "/backup")
-    return pod_hooks.backup_hooks(with_volume, pre=pg_commands.pg_dump_hook("postgres"), backup_volumes=["postgresql-backup"])
+    return pod_hooks.backup_hooks(with_volume, pre=pg_dump.pg_dump_hook("postgres"), backup_volumes=["postgresql-backup"])
 
 
 def apply(kubectl, namespace, obj):

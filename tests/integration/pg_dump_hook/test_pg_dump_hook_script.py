@@ -23,7 +23,7 @@ import tempfile
 import time
 
 import pytest
-from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands
+from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands, pg_dump, pg_replay
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import pg_state  # noqa: E402  pylint: disable=wrong-import-position
@@ -115,13 +115,13 @@ def run_hook(hook, password=PASSWORD, wait=True):
 
 def dump(server, path, databases="postgres", **kwargs):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    rc, out, err = run_hook(pg_commands.pg_dump_hook(databases, path=path, port=server.port, **kwargs))
+    rc, out, err = run_hook(pg_dump.pg_dump_hook(databases, path=path, port=server.port, **kwargs))
     assert rc == 0, err
     return out, err
 
 
 def replay(target, path, databases="postgres", **kwargs):
-    return run_hook(pg_commands.pg_replay_hook(databases, path=path, port=target.port, **kwargs), password=target.password)
+    return run_hook(pg_replay.pg_replay_hook(databases, path=path, port=target.port, **kwargs), password=target.password)
 
 
 def files_in(directory):
@@ -142,7 +142,7 @@ def test_plain_dump_writes_globals_and_a_create_dump_and_a_failed_dump_keeps_bot
     assert "SCRAM-SHA-256$" in roles  # the password hashes stay in the volume, never in output
     stamps = (os.stat(target).st_mtime_ns, os.stat(globals_sql).st_mtime_ns)
 
-    rc, _out, err = run_hook(pg_commands.pg_dump_hook("postgres", path=target, port=server.port), password="wrong")
+    rc, _out, err = run_hook(pg_dump.pg_dump_hook("postgres", path=target, port=server.port), password="wrong")
     assert rc != 0
     assert "password authentication failed" in err
     with open(target) as handle:
@@ -154,10 +154,97 @@ def test_plain_dump_writes_globals_and_a_create_dump_and_a_failed_dump_keeps_bot
 def test_missing_credentials_variable_fails_clearly(server):
     target = os.path.join(server.root, "nocreds", "dump.sql")
     os.makedirs(os.path.dirname(target))
-    rc, _out, err = run_hook(pg_commands.pg_dump_hook("shop", path=target, port=server.port, password_env="DB_SECRET"))
+    rc, _out, err = run_hook(pg_dump.pg_dump_hook("shop", path=target, port=server.port, password_env="DB_SECRET"))
     assert rc != 0
-    assert "DB_SECRET is not set in the container" in err
+    assert "DB_SECRET (or DB_SECRET_FILE) is not set in the container" in err
     assert files_in(os.path.dirname(target)) == []
+
+
+def test_credentials_from_files_as_the_official_image_reads_them(server):
+    """POSTGRES_PASSWORD_FILE (and POSTGRES_USER_FILE) alone are enough, with no extra variable."""
+    target = os.path.join(server.root, "fromfile", "dump.sql")
+    secret = os.path.join(server.root, "secret-password")
+    user = os.path.join(server.root, "secret-user")
+    for path, value in ((secret, PASSWORD + "\n"), (user, USER)):
+        with open(path, "w") as handle:
+            handle.write(value)
+    os.makedirs(os.path.dirname(target))
+    hook = pg_dump.pg_dump_hook("shop", path=target, port=server.port)
+    env = {"PATH": "/usr/bin:/bin", "POSTGRES_PASSWORD_FILE": secret, "POSTGRES_USER_FILE": user}
+    proc = subprocess.run(hook["command"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    with open(target) as handle:
+        assert "CREATE DATABASE shop" in handle.read()
+
+
+def test_a_lock_makes_the_dump_give_up_within_the_lock_wait_timeout_and_keeps_the_last_dump(server):
+    target = os.path.join(server.root, "locked", "backup.sql")
+    dump(server, target)
+    with open(target) as handle:
+        good = handle.read()
+    locker = subprocess.Popen(
+        ["psql", "-X", "-d", "postgres", "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"],
+        env=server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.5)
+        start = time.monotonic()
+        rc, _out, err = run_hook(pg_dump.pg_dump_hook("postgres", path=target, port=server.port, lock_wait_timeout="2s"))
+        took = time.monotonic() - start
+    finally:
+        locker.wait(timeout=30)
+    # pg_dump's own message: its LOCK TABLE was cancelled by the timeout.
+    assert rc != 0 and "canceling statement due to statement timeout" in err and "LOCK TABLE public.orders" in err, err
+    assert took < 6, "pg_dump waited %.1fs for the lock; the timeout is 2s" % took
+    with open(target) as handle:
+        assert handle.read() == good
+    assert files_in(os.path.dirname(target)) == ["backup.sql", "globals.sql"]
+
+
+def test_a_dump_past_its_deadline_is_killed_with_its_children_and_keeps_the_last_dump(server):
+    """Velero lets a timed-out hook run on: the dump must end itself, and leave no pg_dump behind."""
+    target = os.path.join(server.root, "deadline", "backup.dir")
+    dump(server, target, format="directory", jobs=2)
+    before = files_in(target)
+    locker = subprocess.Popen(
+        ["psql", "-X", "-d", "postgres", "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT;"],
+        env=server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.5)
+        start = time.monotonic()
+        # A 5s hook: the dump gets 4s, and pg_dump would wait 60s for the lock.
+        hook = pg_dump.pg_dump_hook("postgres", path=target, port=server.port, format="directory", jobs=2, timeout="5s", lock_wait_timeout="60s")
+        rc, _out, err = run_hook(hook)
+        took = time.monotonic() - start
+        left = subprocess.run(["pgrep", "-f", "pg_dump --create"], capture_output=True, text=True, check=False).stdout.split()
+    finally:
+        locker.wait(timeout=30)
+    assert rc != 0 and "did not finish within 4s" in err and "raise the hook timeout" in err, err
+    assert took < 5, "the dump ran %.1fs past a 5s hook timeout" % took
+    assert left == [], "pg_dump processes left behind: %s" % left
+    assert files_in(target) == before
+    assert files_in(os.path.dirname(target)) == ["backup.dir", "globals.sql"]
+
+
+def test_too_little_space_fails_before_writing(server):
+    """A 16 KiB tmpfs cannot hold a dump of databases that hold several MiB: a clear failure, nothing written.
+
+    Without the check, the dump runs out of space half-way; nothing is published either.
+    """
+    mount = os.path.join(server.root, "tiny")
+    os.makedirs(mount)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mount], check=True)
+    try:
+        rc, _out, err = run_hook(pg_dump.pg_dump_hook("all", path=os.path.join(mount, "backup.sql"), port=server.port))
+        assert rc != 0
+        assert "MiB free; grow the backup volume, or dump fewer databases. Nothing was written." in err, err
+        assert files_in(mount) == []
+        rc, _out, err = run_hook(pg_dump.pg_dump_hook("all", path=os.path.join(mount, "backup.sql"), port=server.port, space_check=False))
+        assert rc != 0 and "No space left on device" in err
+        assert files_in(mount) == []
+    finally:
+        subprocess.run(["umount", mount], check=True)
 
 
 def test_slow_dump_never_exposes_a_partial_file(server):
@@ -171,7 +258,7 @@ def test_slow_dump_never_exposes_a_partial_file(server):
         env=server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     time.sleep(0.5)
-    proc = run_hook(pg_commands.pg_dump_hook("postgres", path=target, port=server.port), wait=False)
+    proc = run_hook(pg_dump.pg_dump_hook("postgres", path=target, port=server.port), wait=False)
     time.sleep(1.0)
     assert proc.poll() is None, "pg_dump should be blocked by the lock"
     with open(target) as handle:
@@ -248,7 +335,7 @@ def test_a_dropped_database_leaves_the_next_dump_of_all(server):
 def test_clean_replays_over_user_tables(server, target):
     path = os.path.join(server.root, "clean", "backup.sql")
     dump(server, path, ["postgres", "shop"])
-    replay_script = pg_commands.pg_replay_command(["postgres", "shop"], path=path, clean=True, report=True)
+    replay_script = pg_replay.pg_replay_command(["postgres", "shop"], path=path, clean=True, report=True)
     command = pg_commands.pg_shell(replay_script, port=target.port)
     target.psql("CREATE DATABASE shop; \\c shop\nCREATE TABLE junk (x int);")
     proc = subprocess.run(shlex.split(command), env={"PATH": "/usr/bin:/bin", "POSTGRES_USER": USER, "POSTGRES_PASSWORD": target.password},
@@ -269,7 +356,7 @@ def test_replay_gives_up_when_postgres_never_answers(server):
     path = os.path.join(server.root, "unused", "backup.sql")
     dump(server, path)
     start = time.monotonic()
-    rc, _out, err = run_hook(pg_commands.pg_replay_hook("postgres", path=path, port=_free_port(), ready_timeout=2))
+    rc, _out, err = run_hook(pg_replay.pg_replay_hook("postgres", path=path, port=_free_port(), ready_timeout=2))
     assert rc == 3
     assert "did not accept connections within 2s" in err
     assert time.monotonic() - start < 15

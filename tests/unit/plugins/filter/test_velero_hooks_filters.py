@@ -195,7 +195,7 @@ def test_pg_replay_hook_is_a_restore_post_hook_running_the_same_command():
     script = hook["command"][2]
     assert hook["command"][:2] == ["/bin/bash", "-c"]
     assert F["pg_replay_command"]("app", path="/backup/app.dir", format="directory", jobs=2, ready_timeout=60) in script
-    assert '"${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is not set in the container}"' in script
+    assert 'PGPASSWORD="$(appsnap_env POSTGRES_PASSWORD)"' in script
     assert 'if [ "$waited" -ge 60 ]' in script and "exit 4" in script
     annotated = F["restore_hooks"](workload("StatefulSet", containers=["db"]), post=hook)
     annotations = pod_metadata(annotated)["annotations"]
@@ -277,7 +277,11 @@ def test_pg_shell_exports_credentials_from_the_container():
     command = F["pg_shell"]("psql -c 'SELECT 1'", user_env="DB_USER", port=5433)
     argv = shlex.split(command)
     assert argv[:2] == ["bash", "-c"] and len(argv) == 3
-    assert argv[2] == ('export PGPASSWORD="${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is not set in the container}" '
-                       'PGUSER="${DB_USER:?DB_USER is not set in the container}" PGHOST=127.0.0.1 PGPORT=5433; psql -c \'SELECT 1\'')
+    lines = argv[2].splitlines()
+    # The official image's convention: VAR, else the file VAR_FILE names; the user defaults to postgres.
+    assert lines[0].startswith('appsnap_env() { local file="$1_FILE"; if [ -n "${!1:-}" ]; then printf')
+    assert lines[1] == 'PGUSER="$(appsnap_env DB_USER postgres)"; PGPASSWORD="$(appsnap_env POSTGRES_PASSWORD)"'
+    assert "POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE) is not set in the container" in lines[2]
+    assert lines[3] == "export PGUSER PGPASSWORD PGHOST=127.0.0.1 PGPORT=5433; psql -c 'SELECT 1'"
     with pytest.raises(AnsibleFilterError, match="environment variable name"):
         F["pg_shell"]("true", password_env="$(id)")

@@ -11,14 +11,14 @@ import json
 import re
 import shlex
 
-from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands, pod_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils import pg_dump, pod_hooks
 
 PRE_COMMAND = "pre.hook.backup.velero.io/command"
 
 
 def _apply_seed_filters(manifest):
     with_volume = pod_hooks.backup_volume(manifest, "postgresql-backup", "/backup")
-    return pod_hooks.backup_hooks(with_volume, pre=pg_commands.pg_dump_hook("postgres"), backup_volumes=["postgresql-backup"])
+    return pod_hooks.backup_hooks(with_volume, pre=pg_dump.pg_dump_hook("postgres"), backup_volumes=["postgresql-backup"])
 
 
 def _template(obj):
@@ -54,14 +54,15 @@ def test_golden_annotations_volume_and_mount(seed_statefulset, seed_pgdump_state
     assert "-d postgres" in seed_script and "-h 127.0.0.1" in seed_script and "> /backup/backup.sql" in seed_script
     assert "file_of() { printf '%s' /backup/backup.sql; }" in script
     assert "entries='postgres 706f737467726573'" in script  # the database, as hex so any name survives the shell
-    dump_line = next(line for line in script.splitlines() if line.strip().startswith('PGDATABASE="$(name_of "$hex")" pg_dump'))
+    dump_line = next(line for line in script.splitlines() if line.strip().startswith('PGDATABASE="$(name_of "$hex")" run pg_dump'))
     words = shlex.split("pg_dump" + dump_line.split(" pg_dump", 1)[1])
     assert words[0] == "pg_dump" and "--create" in words and "--format=plain" in words
     assert '--file="$stage/db.$part"' in dump_line
-    exports = script.splitlines()[0]
-    assert "PGHOST=127.0.0.1" in exports
-    assert 'PGPASSWORD="${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is not set in the container}"' in exports
-    assert 'PGUSER="${POSTGRES_USER:?POSTGRES_USER is not set in the container}"' in exports
+    assert "--lock-wait-timeout=30000" in words  # never queue behind DDL for long
+    exports = "\n".join(script.splitlines()[:4])
+    assert "export PGUSER PGPASSWORD PGHOST=127.0.0.1 PGPORT=5432" in exports
+    assert 'PGUSER="$(appsnap_env POSTGRES_USER postgres)"; PGPASSWORD="$(appsnap_env POSTGRES_PASSWORD)"' in exports
+    assert "deadline=$((SECONDS + 165))" in script  # the 3m hook timeout less a 15s margin
     assert 'publish "$stage/db.postgres" "$(file_of)"' in script and 'publish "$stage/globals" /backup/globals.sql' in script
 
 
@@ -86,5 +87,6 @@ def test_no_password_in_annotations(seed_statefulset):
     annotations = json.dumps(_template(result)["metadata"]["annotations"])
     assert secret not in annotations
     script = json.loads(_template(result)["metadata"]["annotations"][PRE_COMMAND])[2]
-    # The only PGPASSWORD assignment is an expansion of the container's variable.
-    assert re.findall(r"PGPASSWORD=(\S+)", script) == ['"${POSTGRES_PASSWORD:?POSTGRES_PASSWORD']
+    # The only PGPASSWORD assignment reads the container's variable (or its _FILE) in the pod.
+    assert re.findall(r"PGPASSWORD=(\S+)", script) == ['"$(appsnap_env']
+    assert re.findall(r'PGPASSWORD="\$\(appsnap_env (\S+)\)"', script) == ["POSTGRES_PASSWORD"]
