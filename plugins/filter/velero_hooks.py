@@ -6,6 +6,7 @@
 
 The documentation of each filter is in the YAML file named after it. The
 filters are module_utils functions (pod_hooks.py for the manifests,
+workload_env.py and hook_record.py for hooking a live workload,
 pg_dump.py, pg_replay.py and pg_commands.py for PostgreSQL), so modules and roles share the logic; this
 file only turns their InputError into AnsibleFilterError.
 """
@@ -17,19 +18,19 @@ __metaclass__ = type
 import functools
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands, pg_dump, pg_replay, pod_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils import hook_record, pg_commands, pg_dump, pg_replay, pod_hooks, workload_env
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 FILTERS = {
     "backup_hooks": pod_hooks.backup_hooks,
     "backup_volume": pod_hooks.backup_volume,
     "restore_hooks": pod_hooks.restore_hooks,
-    "record_hooks": pod_hooks.record_hooks,
-    "remove_hooks": pod_hooks.remove_hooks,
-    "hooks_patch": pod_hooks.hooks_patch,
-    "matching_containers": pod_hooks.matching_containers,
-    "env_sources": pod_hooks.env_sources,
-    "container_env": pod_hooks.container_env,
+    "record_hooks": hook_record.record_hooks,
+    "remove_hooks": hook_record.remove_hooks,
+    "hooks_patch": hook_record.hooks_patch,
+    "matching_containers": workload_env.matching_containers,
+    "env_sources": workload_env.env_sources,
+    "container_env": workload_env.container_env,
     "pg_dump_hook": pg_dump.pg_dump_hook,
     "pg_shell": pg_commands.pg_shell,
     "pg_query": pg_commands.pg_query,
