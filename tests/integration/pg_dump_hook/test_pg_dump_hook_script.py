@@ -124,6 +124,23 @@ def replay(target, path, databases="postgres", **kwargs):
     return run_hook(pg_replay.pg_replay_hook(databases, path=path, port=target.port, **kwargs), password=target.password)
 
 
+def hold_lock(server, seconds):
+    """Another session takes ACCESS EXCLUSIVE on public.orders and keeps it ``seconds``; returns its psql process."""
+    locker = subprocess.Popen(
+        ["psql", "-X", "-d", "postgres", "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(%d); COMMIT;" % seconds],
+        env=server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    return locker
+
+
+def timed(hook):
+    """Run ``hook``; return its exit code, standard error and seconds taken."""
+    start = time.monotonic()
+    rc, _out, err = run_hook(hook)
+    return rc, err, time.monotonic() - start
+
+
 def files_in(directory):
     return sorted(os.listdir(directory))
 
@@ -182,15 +199,9 @@ def test_a_lock_makes_the_dump_give_up_within_the_lock_wait_timeout_and_keeps_th
     dump(server, target)
     with open(target) as handle:
         good = handle.read()
-    locker = subprocess.Popen(
-        ["psql", "-X", "-d", "postgres", "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"],
-        env=server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    locker = hold_lock(server, 8)
     try:
-        time.sleep(0.5)
-        start = time.monotonic()
-        rc, _out, err = run_hook(pg_dump.pg_dump_hook("postgres", path=target, port=server.port, lock_wait_timeout="2s"))
-        took = time.monotonic() - start
+        rc, err, took = timed(pg_dump.pg_dump_hook("postgres", path=target, port=server.port, lock_wait_timeout="2s"))
     finally:
         locker.wait(timeout=30)
     # pg_dump's own message: its LOCK TABLE was cancelled by the timeout.
@@ -206,18 +217,13 @@ def test_a_dump_past_its_deadline_is_killed_with_its_children_and_keeps_the_last
     target = os.path.join(server.root, "deadline", "backup.dir")
     dump(server, target, format="directory", jobs=2)
     before = files_in(target)
-    locker = subprocess.Popen(
-        ["psql", "-X", "-d", "postgres", "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT;"],
-        env=server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    locker = hold_lock(server, 12)
     try:
-        time.sleep(0.5)
-        start = time.monotonic()
         # A 5s hook: the dump gets 4s, and pg_dump would wait 60s for the lock.
         hook = pg_dump.pg_dump_hook("postgres", path=target, port=server.port, format="directory", jobs=2, timeout="5s", lock_wait_timeout="60s")
-        rc, _out, err = run_hook(hook)
-        took = time.monotonic() - start
-        left = subprocess.run(["pgrep", "-f", "pg_dump --create"], capture_output=True, text=True, check=False).stdout.split()
+        rc, err, took = timed(hook)
+        # Any process still writing into this dump's staging directory (pg_dump and its --jobs workers).
+        left = subprocess.run(["pgrep", "-f", os.path.dirname(target) + "/.appsnap-dump"], capture_output=True, text=True, check=False).stdout.split()
     finally:
         locker.wait(timeout=30)
     assert rc != 0 and "did not finish within 4s" in err and "raise the hook timeout" in err, err
@@ -253,11 +259,7 @@ def test_slow_dump_never_exposes_a_partial_file(server):
     os.makedirs(os.path.dirname(target))
     with open(target, "w") as handle:
         handle.write("previous good dump\n")
-    locker = subprocess.Popen(
-        ["psql", "-X", "-d", "postgres", "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;"],
-        env=server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
+    locker = hold_lock(server, 3)
     proc = run_hook(pg_dump.pg_dump_hook("postgres", path=target, port=server.port), wait=False)
     time.sleep(1.0)
     assert proc.poll() is None, "pg_dump should be blocked by the lock"
