@@ -7,6 +7,9 @@
 #   the *_FILE variants, PGDATA, initdb only when PGDATA is empty,
 #   /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz|*.sql.xz, and a first
 #   argument starting with '-' meaning "postgres <args>".
+# Started as root it prepares PGDATA and re-executes itself as postgres (gosu);
+# started as any other uid (Kubernetes runAsUser) it runs as that uid, and initdb,
+# which needs a passwd entry for the current uid, gets one from nss_wrapper.
 set -Eeo pipefail
 
 log() { echo "appsnap-postgres-entrypoint: $*" >&2; }
@@ -43,7 +46,40 @@ if [ "$(id -u)" = 0 ]; then
   exec gosu postgres "${BASH_SOURCE[0]}" "$@"
 fi
 
+# not root: prepare what this uid may (chmod fails on what it does not own; initdb and
+# postgres then report it). /var/run/postgresql is 3777 in the image, so any uid can
+# put its socket and lock file there.
 mkdir -p "$PGDATA"; chmod 00700 "$PGDATA" 2>/dev/null || :
+mkdir -p /var/run/postgresql 2>/dev/null || :
+if [ -n "${POSTGRES_INITDB_WALDIR:-}" ]; then
+  mkdir -p "$POSTGRES_INITDB_WALDIR"; chmod 700 "$POSTGRES_INITDB_WALDIR" 2>/dev/null || :
+fi
+
+# with_passwd_entry CMD...: run CMD; when the current uid has no passwd entry (an
+# arbitrary runAsUser), run it under nss_wrapper with a copy of /etc/passwd in which
+# the postgres entry carries the current uid and gid (and a copy of /etc/group in
+# which the postgres group carries the current gid, unless that gid has a group of
+# its own). Only initdb needs this ("could not look up effective user ID"): the
+# server, pg_ctl and psql with --username do not, so nothing else runs with it.
+with_passwd_entry() {
+  local uid gid dir rc=0
+  uid=$(id -u); gid=$(id -g)
+  if getent passwd "$uid" > /dev/null; then "$@"; return; fi
+  if ! compgen -G '/usr/lib/*/libnss_wrapper.so' > /dev/null; then
+    log "uid $uid has no passwd entry and libnss_wrapper.so is missing; trying anyway"
+    "$@"; return
+  fi
+  dir=$(mktemp -d)
+  awk -F: -v OFS=: -v uid="$uid" -v gid="$gid" '$1 == "postgres" { $3 = uid; $4 = gid } { print }' \
+    /etc/passwd > "$dir/passwd"
+  if getent group "$gid" > /dev/null; then cp /etc/group "$dir/group"
+  else awk -F: -v OFS=: -v gid="$gid" '$1 == "postgres" { $3 = gid } { print }' /etc/group > "$dir/group"; fi
+  log "uid $uid has no passwd entry: running $1 under nss_wrapper as postgres ($uid:$gid)"
+  LD_PRELOAD="libnss_wrapper.so${LD_PRELOAD:+ $LD_PRELOAD}" \
+    NSS_WRAPPER_PASSWD=$dir/passwd NSS_WRAPPER_GROUP=$dir/group "$@" || rc=$?
+  rm -rf "$dir"
+  return "$rc"
+}
 
 file_env POSTGRES_PASSWORD
 file_env POSTGRES_USER postgres
@@ -62,7 +98,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   [ -n "${POSTGRES_INITDB_WALDIR:-}" ] && initdb_args+=(--waldir "$POSTGRES_INITDB_WALDIR")
   log "running initdb in $PGDATA"
   # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is word-split on purpose
-  initdb "${initdb_args[@]}" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") $POSTGRES_INITDB_ARGS
+  with_passwd_entry initdb "${initdb_args[@]}" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") $POSTGRES_INITDB_ARGS
   if [ -z "$auth" ]; then
     if [ -n "$POSTGRES_PASSWORD" ]; then auth=scram-sha-256; else auth=trust; fi
   fi

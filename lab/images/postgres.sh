@@ -4,7 +4,9 @@
 #   localhost/appsnap/postgres:17  postgresql-17 from Debian trixie
 #   localhost/appsnap/postgres:18  postgresql-18 from Debian sid
 # Root filesystem by mmdebstrap (minbase), assembled with umoci, our own entrypoint
-# (postgres-entrypoint.sh, the same for every major).
+# (postgres-entrypoint.sh, the same for every major). Runs as root (drops to postgres) or as
+# any other uid: libnss-wrapper gives initdb a passwd entry, /run/postgresql is 3777 and
+# /var/lib/postgresql 1777, as in the official image.
 #   usage: lab/images/postgres.sh [MAJOR...]   (default: all; prints one tarball path a line)
 # Output: $APPSNAP_CACHE/images/postgres-<major>-<hash>.tar (<hash>: this script, the
 # entrypoint and lib.sh). sid moves: a rebuild may bring newer packages than the cached image.
@@ -36,7 +38,7 @@ build() { # MAJOR: prints the tarball path (building it when missing); run it in
   # Acquire::Check-Valid-Until=false (as in this machine's own apt configuration): the
   # Debian mirror here may serve a suite past its Release file's Valid-Until (sid's is a
   # week); the signatures are still checked.
-  PG_MAJOR=$major mmdebstrap --quiet --variant=minbase --include="postgresql-$major,gosu,bash,tzdata,xz-utils" \
+  PG_MAJOR=$major mmdebstrap --quiet --variant=minbase --include="postgresql-$major,gosu,bash,tzdata,xz-utils,libnss-wrapper" \
     --aptopt='Acquire::Check-Valid-Until "false"' \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -47,17 +49,23 @@ build() { # MAJOR: prints the tarball path (building it when missing); run it in
     --customize-hook='mkdir -p "$1/docker-entrypoint-initdb.d" "$1/var/lib/postgresql/data"' \
     --customize-hook='chroot "$1" chown -R postgres:postgres /var/lib/postgresql' \
     --customize-hook='chmod 0700 "$1/var/lib/postgresql/data"' \
+    --customize-hook='chmod 1777 "$1/var/lib/postgresql"' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*.log' \
     "$suite" root "${sources[@]}"
-  # the socket directory (mmdebstrap empties /run at the end): as in the official image,
-  # so that a container started as the postgres user finds it
-  install -d -m 03775 -o "$(chroot root id -u postgres)" -g "$(chroot root id -g postgres)" root/run/postgresql
+  # the socket directory (mmdebstrap empties /run at the end), as in the official image:
+  # owned by postgres, world-writable so that any uid (runAsUser) can create its socket
+  # and lock file, sticky so that no uid can remove another's, setgid (group postgres)
+  install -d -m 03777 -o "$(chroot root id -u postgres)" -g "$(chroot root id -g postgres)" root/run/postgresql
   install -m 0755 "$here/postgres-entrypoint.sh" root/usr/local/bin/docker-entrypoint.sh
   local bin=root/usr/lib/postgresql/$major/bin
   [ -x "$bin/pgbench" ] || echo "[image] note: pgbench not in postgresql-$major" >&2
   for b in postgres initdb pg_ctl pg_dump pg_dumpall pg_restore psql pg_isready; do
     [ -x "$bin/$b" ] || { echo "[image] postgres $major: missing $bin/$b" >&2; return 1; }
   done
+  # the entrypoint's non-root path: LD_PRELOAD=libnss_wrapper.so, awk
+  if ! compgen -G 'root/usr/lib/*/libnss_wrapper.so' > /dev/null || [ ! -x root/usr/bin/awk ]; then
+    echo "[image] postgres $major: libnss_wrapper.so or awk missing" >&2; return 1
+  fi
   umoci init --layout oci
   umoci new --image "oci:$major"
   umoci insert --image "oci:$major" root /

@@ -1,4 +1,5 @@
 """Proof that the lab is a real cluster: pods run, exec works, volumes persist."""
+import json
 import pathlib
 import textwrap
 import time
@@ -38,6 +39,71 @@ def simple_pod(name, command, volumes="", mounts="", restart="Always"):
         {mounts}
       {volumes}
     """
+
+
+def wait_container_restarted(kubectl, namespace, pod, timeout=120):
+    """Wait until the pod's (first) container has restarted in the same pod and is Ready again."""
+    deadline = time.time() + timeout
+    status = None
+    while time.time() < deadline:
+        status = kubectl.json("get", "pod", pod, namespace=namespace)
+        containers = status["status"].get("containerStatuses", [])
+        if containers and containers[0]["restartCount"] >= 1 and containers[0].get("ready"):
+            return status
+        time.sleep(1)
+    raise AssertionError(f"container did not restart: {status and status['status']}")
+
+
+def psql(kubectl, namespace, pod, query, password, host="127.0.0.1", check=True):
+    """Run QUERY with psql in POD as user app, database appdb, over TCP to HOST; the process."""
+    return kubectl.run(
+        "exec", pod, "--", "bash", "-c",
+        f"PGPASSWORD={password} psql -tA -v ON_ERROR_STOP=1 -U app -h {host} -d appdb -c \"{query}\"",
+        namespace=namespace, check=check)
+
+
+def apply_postgres_inputs(kubectl, namespace, password, initdb_scripts, pvc):
+    """Secret pgpass (key password), ConfigMap initdb (the /docker-entrypoint-initdb.d files)
+    and, when PVC, the claim pgdata: what postgres_pod mounts."""
+    objects = [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pgpass"}, "stringData": {"password": password}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "initdb"},
+         "data": {name: textwrap.dedent(text) for name, text in initdb_scripts.items()}},
+    ]
+    if pvc:
+        objects.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "pgdata"},
+                        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "100Mi"}}}})
+    apply(kubectl, namespace, json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+
+
+def postgres_pod(major, data_mount, data_volume, env=(), secret_mode=0o644, **spec):
+    """Pod pg of localhost/appsnap/postgres:MAJOR, POSTGRES_USER app, POSTGRES_DB appdb, the
+    password from Secret pgpass (POSTGRES_PASSWORD_FILE), ConfigMap initdb as initdb.d, Ready
+    when pg_isready answers on 127.0.0.1; DATA_MOUNT/DATA_VOLUME: the data volume (named data),
+    ENV: more variables, SPEC: more pod spec fields. The manifest as JSON."""
+    container = {
+        "name": "pg", "image": f"localhost/appsnap/postgres:{major}", "imagePullPolicy": "Never",
+        "env": [{"name": "POSTGRES_USER", "value": "app"}, {"name": "POSTGRES_DB", "value": "appdb"},
+                {"name": "POSTGRES_PASSWORD_FILE", "value": "/secrets/password"}, *env],
+        "readinessProbe": {"exec": {"command": ["pg_isready", "-U", "app", "-d", "appdb", "-h", "127.0.0.1"]},
+                           "periodSeconds": 2},
+        "volumeMounts": [{"name": "data", **data_mount},
+                         {"name": "initdb", "mountPath": "/docker-entrypoint-initdb.d"},
+                         {"name": "secrets", "mountPath": "/secrets", "readOnly": True}],
+    }
+    volumes = [{"name": "data", **data_volume}, {"name": "initdb", "configMap": {"name": "initdb"}},
+               {"name": "secrets", "secret": {"secretName": "pgpass", "defaultMode": secret_mode}}]
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pg"},
+                       "spec": {"terminationGracePeriodSeconds": 10, "containers": [container],
+                                "volumes": volumes, **spec}})
+
+
+def assert_password_required(kubectl, namespace, pod, password):
+    """Like the official image: trust on localhost, scram-sha-256 for other hosts (here the pod IP)."""
+    pod_ip = kubectl.json("get", "pod", pod, namespace=namespace)["status"]["podIP"]
+    wrong = psql(kubectl, namespace, pod, "SELECT 1", "wrong", host=pod_ip, check=False)
+    assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
+    assert psql(kubectl, namespace, pod, "SELECT 1", password, host=pod_ip).stdout.strip() == "1"
 
 
 def test_node_ready(kubectl):
@@ -153,16 +219,7 @@ def test_emptydir_survives_container_restart(kubectl, namespace):
     uid_before = kubectl.json("get", "pod", "scratch", namespace=namespace)["metadata"]["uid"]
     # make the container exit; restartPolicy Always restarts it in the same pod
     kubectl.run("exec", "scratch", "--", "kill", "-TERM", "1", namespace=namespace, check=False)
-    deadline = time.time() + 120
-    pod = None
-    while time.time() < deadline:
-        pod = kubectl.json("get", "pod", "scratch", namespace=namespace)
-        statuses = pod["status"].get("containerStatuses", [])
-        if statuses and statuses[0]["restartCount"] >= 1 and statuses[0].get("ready"):
-            break
-        time.sleep(1)
-    else:
-        raise AssertionError(f"container did not restart: {pod and pod['status']}")
+    pod = wait_container_restarted(kubectl, namespace, "scratch")
     assert pod["metadata"]["uid"] == uid_before
     out = kubectl.run("exec", "scratch", "--", "cat", "/scratch/file", namespace=namespace).stdout
     assert out == "kept\n"
@@ -233,69 +290,27 @@ def test_seed_postgres_statefulset_ready_and_pg_dump(kubectl, namespace):
 def test_postgres_image_entrypoint_contract(kubectl, namespace, major):
     """POSTGRES_USER/DB, *_FILE, POSTGRES_INITDB_ARGS, initdb.d scripts, no re-init on restart,
     the same for each major; the server and the client tools on PATH are of that major."""
-    image = f"localhost/appsnap/postgres:{major}"
-    apply(kubectl, namespace, """
-    apiVersion: v1
-    kind: ConfigMap
-    metadata: {name: initdb}
-    data:
-      10-schema.sql: |
-        CREATE TABLE items (id int primary key, name text);
-        INSERT INTO items VALUES (1, 'from-initdb-sql');
-      20-marker.sh: |
-        psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \\
-          -c "INSERT INTO items VALUES (2, 'from-initdb-sh')"
-    ---
-    apiVersion: v1
-    kind: Secret
-    metadata: {name: pgpass}
-    stringData: {password: s3cret-from-file}
-    ---
-    apiVersion: v1
-    kind: PersistentVolumeClaim
-    metadata: {name: pgdata}
-    spec:
-      accessModes: [ReadWriteOnce]
-      resources: {requests: {storage: 100Mi}}
-    """)
-    pod = f"""
-    apiVersion: v1
-    kind: Pod
-    metadata: {{name: pg}}
-    spec:
-      terminationGracePeriodSeconds: 10
-      containers:
-      - name: pg
-        image: {image}
-        imagePullPolicy: Never
-        env:
-        - {{name: POSTGRES_USER, value: app}}
-        - {{name: POSTGRES_DB, value: appdb}}
-        - {{name: POSTGRES_PASSWORD_FILE, value: /secrets/password}}
-        - {{name: POSTGRES_INITDB_ARGS, value: "--data-checksums"}}
-        readinessProbe:
-          exec: {{command: [pg_isready, -U, app, -d, appdb, -h, 127.0.0.1]}}
-          periodSeconds: 2
-        volumeMounts:
-        # default PGDATA (/var/lib/postgresql/data) on a subPath: the hostpath
-        # provisioner makes volume roots 0750 root:root, so postgres (uid 999 after
-        # gosu) could not traverse the volume root to reach a PGDATA below it
-        - {{name: data, mountPath: /var/lib/postgresql/data, subPath: pg}}
-        - {{name: initdb, mountPath: /docker-entrypoint-initdb.d}}
-        - {{name: secrets, mountPath: /secrets}}
-      volumes:
-      - {{name: data, persistentVolumeClaim: {{claimName: pgdata}}}}
-      - {{name: initdb, configMap: {{name: initdb}}}}
-      - {{name: secrets, secret: {{secretName: pgpass}}}}
-    """
+    apply_postgres_inputs(kubectl, namespace, "s3cret-from-file", {
+        "10-schema.sql": """
+            CREATE TABLE items (id int primary key, name text);
+            INSERT INTO items VALUES (1, 'from-initdb-sql');
+            """,
+        "20-marker.sh": """
+            psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \\
+              -c "INSERT INTO items VALUES (2, 'from-initdb-sh')"
+            """,
+    }, pvc=True)
+    # default PGDATA (/var/lib/postgresql/data) on a subPath: the hostpath provisioner makes
+    # volume roots 0750 root:root, so postgres (after gosu; a system uid, see lab/README.md)
+    # could not traverse the volume root to reach a PGDATA below it
+    pod = postgres_pod(major, {"mountPath": "/var/lib/postgresql/data", "subPath": "pg"},
+                       {"persistentVolumeClaim": {"claimName": "pgdata"}},
+                       env=[{"name": "POSTGRES_INITDB_ARGS", "value": "--data-checksums"}])
     apply(kubectl, namespace, pod)
     wait_pod_ready(kubectl, namespace, "pg", timeout=120)
 
     def sql(query):
-        return kubectl.run(
-            "exec", "pg", "--", "bash", "-c",
-            f"PGPASSWORD=s3cret-from-file psql -tA -v ON_ERROR_STOP=1 -U app -h 127.0.0.1 -d appdb -c \"{query}\"",
-            namespace=namespace).stdout.strip()
+        return psql(kubectl, namespace, "pg", query, "s3cret-from-file").stdout.strip()
 
     assert sql("SELECT version()").startswith(f"PostgreSQL {major}.")
     assert sql("SHOW server_version_num")[:2] == str(major)
@@ -310,16 +325,7 @@ def test_postgres_image_entrypoint_contract(kubectl, namespace, major):
     assert sql("SELECT name FROM items ORDER BY id") == "from-initdb-sql\nfrom-initdb-sh"
     assert sql("SHOW data_checksums") == "on"
     assert sql("SELECT current_user") == "app"
-    # like the official image: trust on localhost, scram-sha-256 for other hosts
-    pod_ip = kubectl.json("get", "pod", "pg", namespace=namespace)["status"]["podIP"]
-    wrong = kubectl.run("exec", "pg", "--", "bash", "-c",
-                        f"PGPASSWORD=wrong psql -U app -h {pod_ip} -d appdb -c 'SELECT 1'",
-                        namespace=namespace, check=False)
-    assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
-    right = kubectl.run("exec", "pg", "--", "bash", "-c",
-                        f"PGPASSWORD=s3cret-from-file psql -tA -U app -h {pod_ip} -d appdb -c 'SELECT 1'",
-                        namespace=namespace)
-    assert right.stdout.strip() == "1"
+    assert_password_required(kubectl, namespace, "pg", "s3cret-from-file")
     assert "running initdb" in kubectl.run("logs", "pg", namespace=namespace).stdout + \
         kubectl.run("logs", "pg", namespace=namespace).stderr
     sql("INSERT INTO items VALUES (3, 'before-restart')")
@@ -332,3 +338,83 @@ def test_postgres_image_entrypoint_contract(kubectl, namespace, major):
     assert "skipping initialization" in logs
     assert "running initdb" not in logs
     assert sql("SELECT count(*) FROM items") == "3"
+
+
+# An arbitrary uid (1001 has no passwd entry in the image), as Kubernetes runs it with
+# runAsUser: initdb gets its passwd entry from nss_wrapper, the server runs as 1001.
+# runAsGroup 0 and 1001 both occur in practice (OpenShift-style gid 0, or gid = uid).
+# The lab's hostpath PVs ignore fsGroup (volume root 0750 root:root), so the PVC case
+# prepares its subPath with a root init container, as one does on such storage.
+@pytest.mark.parametrize("major, gid, storage", [
+    pytest.param(15, 1001, "emptyDir", id="15-gid1001-emptyDir"),
+    pytest.param(17, 0, "emptyDir", id="17-gid0-emptyDir"),
+    pytest.param(18, 1001, "emptyDir", id="18-gid1001-emptyDir"),
+    pytest.param(15, 0, "pvc", id="15-gid0-pvc"),
+])
+def test_postgres_image_runs_as_arbitrary_uid(kubectl, namespace, major, gid, storage):
+    """runAsUser 1001, fsGroup 1001, PGDATA below a volume, password from a Secret file:
+    Ready, password auth over TCP, the server and PGDATA belong to 1001, no re-init on restart."""
+    pgdata = "/var/lib/postgresql/custom/pgdata"
+    apply_postgres_inputs(kubectl, namespace, "n0n-r00t-secret", {
+        "10-schema.sql": """
+            CREATE TABLE items (id int primary key, name text);
+            INSERT INTO items VALUES (1, 'from-initdb-as-1001');
+            """,
+    }, pvc=storage == "pvc")
+    spec = {"securityContext": {"runAsUser": 1001, "runAsGroup": gid, "fsGroup": 1001, "runAsNonRoot": True}}
+    if storage == "pvc":
+        # PGDATA is the subPath mount itself, made 0700 1001:1001 by the init container
+        data = ({"mountPath": pgdata, "subPath": "pgdata"}, {"persistentVolumeClaim": {"claimName": "pgdata"}})
+        spec["initContainers"] = [{
+            "name": "chown", "image": BUSYBOX_IMAGE, "imagePullPolicy": "Never",
+            "command": ["sh", "-c", "mkdir -p /pv/pgdata && chown 1001:1001 /pv/pgdata && chmod 0700 /pv/pgdata"],
+            "securityContext": {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False},
+            "volumeMounts": [{"name": "data", "mountPath": "/pv"}]}]
+    else:
+        # PGDATA is a directory below the mount point, which fsGroup makes group-writable
+        data = ({"mountPath": "/var/lib/postgresql/custom"}, {"emptyDir": {}})
+    # the Secret's file 0440 root:1001 (fsGroup): readable by uid 1001 through group 1001
+    pod = postgres_pod(major, *data, env=[{"name": "PGDATA", "value": pgdata}], secret_mode=0o440, **spec)
+    apply(kubectl, namespace, pod)
+    wait_pod_ready(kubectl, namespace, "pg", timeout=120)
+
+    def sh(command):
+        return kubectl.run("exec", "pg", "--", "bash", "-c", command, namespace=namespace).stdout.strip()
+
+    def sql(query):
+        return psql(kubectl, namespace, "pg", query, "n0n-r00t-secret").stdout.strip()
+
+    def check_uid_and_data():
+        assert sh("id -u; id -g") == f"1001\n{gid}"
+        # the server itself (PID 1, exec'd by the entrypoint without gosu) runs as 1001
+        assert sh("cat /proc/1/comm; awk '/^Uid:/ {print $2}' /proc/1/status") == "postgres\n1001"
+        assert sh(f"stat -c '%u %a' {pgdata}") == "1001 700"
+        assert sql("SHOW data_directory") == pgdata
+        assert sql("SELECT version()").startswith(f"PostgreSQL {major}.")
+
+    check_uid_and_data()
+    assert sql("SELECT name FROM items") == "from-initdb-as-1001"
+    assert sql("SELECT current_user") == "app"
+    assert_password_required(kubectl, namespace, "pg", "n0n-r00t-secret")
+    logs = kubectl.run("logs", "pg", namespace=namespace).stdout
+    assert "uid 1001 has no passwd entry: running initdb under nss_wrapper" in logs
+    sql("INSERT INTO items VALUES (2, 'before-restart')")
+
+    if storage == "pvc":
+        # a new pod on the same volume
+        kubectl.run("delete", "pod", "pg", "--wait=true", namespace=namespace, timeout=120)
+        apply(kubectl, namespace, pod)
+        wait_pod_ready(kubectl, namespace, "pg", timeout=120)
+    else:
+        # the server crashes (immediate shutdown); the kubelet restarts the container in
+        # the same pod, on the same emptyDir
+        # (bash's kill: bookworm's minbase has no kill binary; the exec may lose the race
+        # with the dying container, so its exit status is not checked)
+        kubectl.run("exec", "pg", "--", "bash", "-c", "kill -QUIT 1", namespace=namespace, check=False)
+        wait_container_restarted(kubectl, namespace, "pg")
+        assert "running initdb" in kubectl.run("logs", "pg", "--previous", namespace=namespace).stdout
+    logs = kubectl.run("logs", "pg", namespace=namespace).stdout
+    assert "skipping initialization" in logs
+    assert "running initdb" not in logs
+    check_uid_and_data()
+    assert sql("SELECT count(*) FROM items") == "2"
