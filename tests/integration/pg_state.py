@@ -58,6 +58,16 @@ def server_state(run, databases=None):
     return state
 
 
+def differences(before, after, path=""):
+    """Where two states differ, as 'path: before != after' lines, so a failing assertion says what was lost."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        lines = []
+        for key in sorted(set(before) | set(after)):
+            lines += differences(before.get(key), after.get(key), "%s/%s" % (path, key))
+        return lines
+    return [] if before == after else ["%s: %r != %r" % (path, before, after)]
+
+
 # An application as users run it: roles of their own, a second database with its own settings, an extension,
 # a schema owned by the application, default privileges and grants to a group role.
 APP_GLOBALS_SQL = """
