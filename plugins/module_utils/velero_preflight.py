@@ -55,7 +55,7 @@ class Preflight(object):
         """A ServerStatusRequest proves the Velero server is running; in check mode, the Deployment must be available."""
         client = self.client
         if client.check_mode:
-            deployment = client.get_deployment("velero")
+            deployment = client.get("Deployment", "velero", api_version="apps/v1")
             if deployment and int((deployment.get("status") or {}).get("availableReplicas") or 0) > 0:
                 return
             raise VeleroError(
