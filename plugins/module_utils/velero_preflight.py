@@ -164,8 +164,10 @@ def pod_not_ready(pod):
     if phase == "Running" and any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
         return None
     unmet = []
+    not_ready = any(c.get("type") == "Ready" and c.get("status") != "True" for c in conditions)
     for condition in conditions:
-        if condition.get("status") != "True":
+        # ContainersReady says again what Ready says.
+        if condition.get("status") != "True" and not (not_ready and condition.get("type") == "ContainersReady"):
             detail = ": ".join(x for x in (condition.get("reason"), condition.get("message")) if x)
             unmet.append("%s=%s%s" % (condition.get("type"), condition.get("status"), " (%s)" % detail if detail else ""))
     return ", ".join([phase] + unmet)
@@ -229,16 +231,17 @@ class WorkloadPreflight(object):
             hooks = pod_hooks.live_backup_hooks(pod)
             problem = pod_not_ready(pod) if hooks else None
             if problem:
-                entry = "pod %s (%s hook) is %s" % (pod_name(pod), "/".join(h["phase"] for h in hooks), problem)
+                entry = "pod %s (%s hook) is %s" % (pod_name(pod), " and ".join(h["phase"] for h in hooks), problem)
                 (fatal if any(h["on_error"] == "Fail" for h in hooks) else tolerated).append((pod["metadata"], entry))
         for _metadata, entry in tolerated:
             self.warn("%s; its backup hook (on-error Continue) will fail and the backup will go on without it." % entry)
         if fatal:
             first = fatal[0][0]
             raise VeleroError(
-                "Velero would fail this backup: it runs backup hooks only in running pods, and %s. Wait until the pod is "
-                "Running and Ready (kubectl -n %s wait --for=condition=Ready pod/%s), or leave it out of the backup "
-                "(excluded_namespaces, a label_selector it does not match, or remove its hook annotations); "
+                "The backup's hooks would fail: %s. Velero runs a hook only in a running pod, and in one that is not Ready "
+                "the application the hook talks to is not up either; with on-error Fail that fails the backup. Wait until "
+                "the pod is Running and Ready (kubectl -n %s wait --for=condition=Ready pod/%s), or leave it out of the "
+                "backup (excluded_namespaces, a label_selector it does not match, or remove its hook annotations); "
                 "preflight_pods: false skips this check." % ("; ".join(e for _m, e in fatal), first["namespace"], first["name"])
             )
 

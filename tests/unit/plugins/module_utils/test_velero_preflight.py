@@ -143,8 +143,11 @@ def test_pod_not_ready():
         {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": "containers with unready status: [app]"},
         {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady"},
     ])
-    assert vp.pod_not_ready(not_ready) == (
-        "Running, Ready=False (ContainersNotReady: containers with unready status: [app]), ContainersReady=False (ContainersNotReady)")
+    assert vp.pod_not_ready(not_ready) == "Running, Ready=False (ContainersNotReady: containers with unready status: [app])"
+    unschedulable = pod("a", phase="Pending", conditions=[
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes are available"}])
+    assert vp.pod_not_ready(unschedulable) == "Pending, PodScheduled=False (Unschedulable: 0/1 nodes are available)"
+    assert vp.pod_not_ready(pod("a", conditions=[{"type": "ContainersReady", "status": "False"}])) == "Running, ContainersReady=False"
     assert vp.pod_not_ready(pod("a", phase="Pending", conditions=[])) == "Pending"
     assert vp.pod_not_ready(pod("a", phase="Succeeded", ready=False)) == "Succeeded, Ready=False"
     assert vp.pod_not_ready({"metadata": {"name": "a"}}) == "Unknown"
@@ -236,6 +239,7 @@ def test_a_hooked_pod_that_is_not_ready_fails_naming_pod_state_and_fix():
         run_workload([pod("db-0", ready=False, annotations=PRE_FAIL), pod("web", ready=False)], {"includedNamespaces": ["app"]})
     msg = error.value.msg
     assert "pod app/db-0 (pre hook) is Running, Ready=False" in msg and "web" not in msg
+    assert msg.startswith("The backup's hooks would fail: pod app/db-0") and "with on-error Fail that fails the backup" in msg
     assert "kubectl -n app wait --for=condition=Ready pod/db-0" in msg and "excluded_namespaces" in msg
     assert "preflight_pods: false" in msg
 
