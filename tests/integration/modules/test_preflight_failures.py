@@ -58,10 +58,16 @@ def test_velero_server_down(run_module, velero_ready):
         kubectl.run("-n", "velero", "wait", "--for=jsonpath={.status.phase}=Available", "bsl/default", "--timeout=180s")
 
 
-def _backups_of(kubectl, namespace):
-    """Every Backup whose spec includes ``namespace``: none may exist after a pre-flight failure."""
+def _fails_before_any_backup(run_module, kubectl, namespace):
+    """Back up ``namespace`` in check mode and for real: both fail, and no Backup of it exists. Returns both messages."""
+    name = "pf-" + uuid.uuid4().hex[:6]
+    results = [run_module("backup", {"name": name, "included_namespaces": [namespace]}, check=check) for check in (True, False)]
+    for result in results:
+        assert result["failed"] is True, result
+    assert kubectl.run("-n", "velero", "get", "backup", name, check=False).returncode != 0
     items = kubectl.json("-n", "velero", "get", "backups")["items"]
-    return [b["metadata"]["name"] for b in items if namespace in ((b.get("spec") or {}).get("includedNamespaces") or [])]
+    assert not [b for b in items if namespace in ((b.get("spec") or {}).get("includedNamespaces") or [])]
+    return [result["msg"] for result in results]
 
 
 def test_hooked_pod_not_ready(run_module, velero_ready):
@@ -72,18 +78,12 @@ def test_hooked_pod_not_ready(run_module, velero_ready):
         pod["spec"]["containers"][0]["readinessProbe"] = {"exec": {"command": ["/bin/false"]}, "periodSeconds": 1}
         apply(kubectl, namespace, pod)
         kubectl.run("wait", "--for=jsonpath={.status.phase}=Running", "pod/app", "--timeout=120s", namespace=namespace)
-        args = {"name": "pf-" + uuid.uuid4().hex[:6], "included_namespaces": [namespace]}
-        for check in (True, False):
-            result = run_module("backup", args, check=check)
-            assert result["failed"] is True, result
-            msg = result["msg"]
+        for msg in _fails_before_any_backup(run_module, kubectl, namespace):
             assert "pod %s/app (pre hook) is Running, Ready=False (ContainersNotReady" % namespace in msg, msg
             assert "kubectl -n %s wait --for=condition=Ready pod/app" % namespace in msg and "excluded_namespaces" in msg, msg
-        assert kubectl.run("-n", "velero", "get", "backup", args["name"], check=False).returncode != 0
-        assert _backups_of(kubectl, namespace) == []
         # Out of the backup's scope, or with the pod checks off, the pod no longer stops it.
         for other in ({"label_selector": "app=not-this-pod"}, {"excluded_namespaces": [namespace]}, {"preflight_pods": False}):
-            result = run_module("backup", dict(args, **other), check=True)
+            result = run_module("backup", dict(other, included_namespaces=[namespace]), check=True)
             assert result.get("failed") is not True, (other, result.get("msg"))
     finally:
         kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
@@ -109,20 +109,14 @@ def test_node_agent_not_ready(run_module, velero_ready):
             return status.get("observedGeneration") == ds["metadata"]["generation"] and not status.get("desiredNumberScheduled") and not status.get("numberReady")
 
         wait_until(unscheduled, 120, "node-agent scheduled nowhere")
-        args = {"name": "pf-" + uuid.uuid4().hex[:6], "included_namespaces": [namespace]}
-        for check in (True, False):
-            result = run_module("backup", args, check=check)
-            assert result["failed"] is True, result
-            msg = result["msg"]
+        for msg in _fails_before_any_backup(run_module, kubectl, namespace):
             assert "needs file-system backup (pod %s/app (data) opted in with backup.velero.io/backup-volumes)" % namespace in msg, msg
             assert "node-agent DaemonSet velero/node-agent is not ready" in msg and "desiredNumberScheduled 0" in msg, msg
             assert "rollout status daemonset/node-agent" in msg, msg
-        assert kubectl.run("-n", "velero", "get", "backup", args["name"], check=False).returncode != 0
-        assert _backups_of(kubectl, namespace) == []
         # default_volumes_to_fs_backup needs it too, without reading pods; and so does a schedule.
-        empty = run_module("backup", dict(args, default_volumes_to_fs_backup=True, preflight_pods=False), check=True)
+        empty = run_module("backup", {"included_namespaces": [namespace], "default_volumes_to_fs_backup": True, "preflight_pods": False}, check=True)
         assert empty["failed"] is True and "default_volumes_to_fs_backup is true" in empty["msg"], empty
-        schedule = run_module("schedule", {"name": args["name"], "schedule": "0 3 * * *", "included_namespaces": [namespace]}, check=True)
+        schedule = run_module("schedule", {"name": "pf-fsb", "schedule": "0 3 * * *", "included_namespaces": [namespace]}, check=True)
         assert schedule["failed"] is True and "node-agent DaemonSet velero/node-agent is not ready" in schedule["msg"], schedule
     finally:
         if original is None:
