@@ -93,6 +93,18 @@ def _node_agent_status(kubectl):
     return kubectl.json("-n", "velero", "get", "daemonset", "node-agent")
 
 
+def _node_agent_unscheduled(kubectl):
+    daemonset = _node_agent_status(kubectl)
+    status = daemonset.get("status") or {}
+    observed = status.get("observedGeneration") == daemonset["metadata"]["generation"]
+    return observed and not status.get("desiredNumberScheduled") and not status.get("numberReady")
+
+
+def _node_agent_ready(kubectl):
+    status = _node_agent_status(kubectl).get("status") or {}
+    return status.get("desiredNumberScheduled", 0) >= 1 and status.get("numberReady") == status.get("desiredNumberScheduled")
+
+
 def test_node_agent_not_ready(run_module, velero_ready):
     kubectl = velero_ready
     namespace = new_namespace(kubectl, "pf-fsb")
@@ -102,13 +114,7 @@ def test_node_agent_not_ready(run_module, velero_ready):
         apply(kubectl, namespace, fs_backup_pod("app"))
         kubectl.run("-n", "velero", "patch", "daemonset", "node-agent", "--type=merge",
                     "-p", json.dumps({"spec": {"template": {"spec": {"nodeSelector": {key: "true"}}}}}))
-
-        def unscheduled():
-            ds = _node_agent_status(kubectl)
-            status = ds.get("status") or {}
-            return status.get("observedGeneration") == ds["metadata"]["generation"] and not status.get("desiredNumberScheduled") and not status.get("numberReady")
-
-        wait_until(unscheduled, 120, "node-agent scheduled nowhere")
+        wait_until(lambda: _node_agent_unscheduled(kubectl), 120, "node-agent scheduled nowhere")
         for msg in _fails_before_any_backup(run_module, kubectl, namespace):
             assert "needs file-system backup (pod %s/app (data) opted in with backup.velero.io/backup-volumes)" % namespace in msg, msg
             assert "node-agent DaemonSet velero/node-agent is not ready" in msg and "desiredNumberScheduled 0" in msg, msg
@@ -126,12 +132,7 @@ def test_node_agent_not_ready(run_module, velero_ready):
             kubectl.run("-n", "velero", "patch", "daemonset", "node-agent", "--type=merge",
                         "-p", json.dumps({"spec": {"template": {"spec": {"nodeSelector": {key: None}}}}}), check=False)
         kubectl.run("-n", "velero", "rollout", "status", "daemonset/node-agent", "--timeout=180s")
-
-        def ready_again():
-            status = _node_agent_status(kubectl).get("status") or {}
-            return status.get("desiredNumberScheduled", 0) >= 1 and status.get("numberReady") == status.get("desiredNumberScheduled")
-
-        wait_until(ready_again, 180, "node-agent ready again")
+        wait_until(lambda: _node_agent_ready(kubectl), 180, "node-agent ready again")
         assert _node_agent_status(kubectl)["spec"]["template"]["spec"].get("nodeSelector") == original
         kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
 
