@@ -82,7 +82,12 @@ options:
       - Pod annotation hooks (see P(appsnap.velero.backup_hooks#filter)) replace backup spec hooks for the pods that carry them.
     type: dict
   server_timeout:
-    description: Seconds to wait for the Velero server to answer the pre-flight ServerStatusRequest.
+    description:
+      - Seconds to wait for the Velero server to answer the pre-flight ServerStatusRequest.
+      - The server must report Velero 1.18.3 or newer (in check mode, the tag of the C(velero) Deployment's image), the
+        oldest version this collection supports. Before 1.18.3 a restore whose post-restore exec hook never ran (pod
+        evicted, container never ready) stayed in Finalizing for ever and held up every later restore until the Velero pod
+        was restarted (velero-io/velero#9744, fixed by #10394). A version that cannot be read gives a warning.
     type: int
     default: 20
 """
@@ -101,4 +106,26 @@ options:
   snapshot_volumes:
     description: Take volume snapshots of persistent volumes.
     type: bool
+"""
+
+    BACKUP_PREFLIGHT = r"""
+options:
+  preflight_pods:
+    description:
+      - Before the Backup or Schedule is created, also in check mode, read the pods it covers, those in
+        O(included_namespaces) (every namespace when unset; globs as Velero 1.18 reads them) less O(excluded_namespaces),
+        matching O(label_selector), unless the resource filters leave pods out. Pods of Jobs that have finished are
+        skipped.
+      - M(appsnap.velero.backup) fails when one of them carries a backup hook annotation
+        (C(pre.hook.backup.velero.io/command) or C(post.hook.backup.velero.io/command)) with C(on-error) V(Fail) and is
+        not Running and Ready. Velero runs hooks only in running pods and fails the backup otherwise. The message names
+        the pod, its phase and conditions. With C(on-error) V(Continue) (Velero's reading of an unset one) it warns
+        instead. M(appsnap.velero.schedule) does not check this, since the pod may be ready by the time the schedule runs.
+      - File-system backup is needed when O(default_volumes_to_fs_backup=true) or when one of these pods has the
+        C(backup.velero.io/backup-volumes) annotation. Then the C(node-agent) DaemonSet in O(velero_namespace) must exist
+        (C(velero install --use-node-agent)) and have every pod it schedules ready, at least one.
+      - Set V(false) to skip reading pods, for example when the job may not list pods in the namespaces the backup
+        covers. O(default_volumes_to_fs_backup=true) still checks the node-agent.
+    type: bool
+    default: true
 """

@@ -41,6 +41,11 @@ BACKUP_TEMPLATE_ARG_SPEC = {
     "snapshot_volumes": {"type": "bool"},
 }
 
+# The checks of what a Backup covers, shared by backup and schedule (doc fragment appsnap.velero.velero.backup_preflight).
+BACKUP_PREFLIGHT_ARG_SPEC = {
+    "preflight_pods": {"type": "bool", "default": True},
+}
+
 # Waiting for a Backup or Restore (doc fragment appsnap.velero.velero.wait).
 WAIT_ARG_SPEC = {
     "wait": {"type": "bool", "default": True},

@@ -2,7 +2,7 @@
 # Copyright (c) appsnap.velero contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Velero's pod-annotation rules: turn workload manifests into hooked manifests.
+"""Velero's pod-annotation rules: turn workload manifests into hooked manifests, and read them back from live pods.
 
 Velero reads backup hooks, restore hooks and file-system-backup opt-ins only
 from Pod metadata. The functions here find the pod (or pod template) in any
@@ -254,6 +254,32 @@ def backup_hook_annotations(phase, hook):
     if "timeout" in hook:
         annotations[prefix + "timeout"] = hook["timeout"]
     return annotations
+
+
+# Velero still runs the phase-less keys (hook.backup.velero.io/command ...) as a pre hook when a pod has no pre.hook ones.
+LEGACY_BACKUP_HOOK_PREFIX = "hook.backup.velero.io/"
+
+
+def live_backup_hooks(pod):
+    """The backup hooks Velero will run in a pod, read back from its annotations: [{"phase", "on_error"}].
+
+    Velero treats a hook as fatal only when on-error is exactly Fail; unset or anything else is Continue.
+    """
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    prefixes = dict(BACKUP_HOOK_PREFIXES)
+    if not annotations.get(prefixes["pre"] + "command"):
+        prefixes["pre"] = LEGACY_BACKUP_HOOK_PREFIX
+    return [
+        {"phase": phase, "on_error": "Fail" if annotations.get(prefix + "on-error") == "Fail" else "Continue"}
+        for phase, prefix in sorted(prefixes.items(), reverse=True)
+        if annotations.get(prefix + "command")
+    ]
+
+
+def live_fs_backup_volumes(pod):
+    """The volumes a pod opts into file-system backup (its backup.velero.io/backup-volumes annotation)."""
+    value = ((pod.get("metadata") or {}).get("annotations") or {}).get(BACKUP_VOLUMES_ANNOTATION) or ""
+    return [name for name in value.split(",") if name.strip()]
 
 
 def _require_volumes(obj, template, names, what):

@@ -4,6 +4,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Reading and writing Velero objects through the Kubernetes API, and the errors that come back.
 
+Core objects too (given their api_version): pre-flight reads pods, the velero
+Deployment and the node-agent DaemonSet through the same get/list.
+
 Never shells out to kubectl or velero, so the K8S_AUTH_* credentials that
 AWX injects are the only ones needed. Waiting lives in velero_waiter,
 pre-flight checks in velero_preflight, log downloads in velero_logs.
@@ -80,19 +83,23 @@ class VeleroClient(object):
                 raise VeleroError("The cluster has no %s %s API." % (api_version, kind))
         return self._resources[key]
 
-    def get(self, kind, name, namespace=None):
+    def get(self, kind, name, namespace=None, api_version=API_VERSION):
+        """One object, or None when it does not exist; core kinds too, given their api_version (v1, apps/v1)."""
+        namespace = namespace or self.namespace
         try:
-            return _plain(self.api.get(self.resource(kind), name=name, namespace=namespace or self.namespace))
+            return _plain(self.api.get(self.resource(kind, api_version), name=name, namespace=namespace))
         except NotFoundError:
             return None
         except ForbiddenError as exc:
-            raise self._forbidden(exc, "get", kind)
+            raise self._forbidden(exc, "get", kind, namespace, api_version)
 
-    def list(self, kind, namespace=None, label_selector=None):
+    def list(self, kind, namespace=None, label_selector=None, api_version=API_VERSION, all_namespaces=False):
+        """The objects of one namespace (Velero's by default), or of every namespace with ``all_namespaces``."""
+        namespace = None if all_namespaces else namespace or self.namespace
         try:
-            items = self.api.get(self.resource(kind), namespace=namespace or self.namespace, label_selector=label_selector)
+            items = self.api.get(self.resource(kind, api_version), namespace=namespace, label_selector=label_selector)
         except ForbiddenError as exc:
-            raise self._forbidden(exc, "list", kind)
+            raise self._forbidden(exc, "list", kind, namespace, api_version)
         return [_plain(item) for item in (_plain(items).get("items") or [])]
 
     def create(self, definition):
@@ -135,17 +142,15 @@ class VeleroClient(object):
             timeout=timeout,
         )
 
-    def _forbidden(self, exc, verb, kind):
+    def _forbidden(self, exc, verb, kind, namespace="", api_version=API_VERSION):
+        """Permission denied, naming the verb and resource to grant; ``namespace`` None means every namespace."""
+        group = api_version.rpartition("/")[0]
+        resource = kind.lower() + "s" + ("." + group if group else "")
+        where = "in every namespace" if namespace is None else "in namespace %s" % (namespace or self.namespace)
         return VeleroError(
-            "Permission denied: cannot %s %s in namespace %s (%s). Grant the job's service account the verb %r on "
-            "%s.velero.io, as in the collection's RBAC manifest." % (verb, kind, self.namespace, _api_message(exc), verb, kind.lower() + "s")
+            "Permission denied: cannot %s %s %s (%s). Grant the job's service account the verb %r on "
+            "%s, as in the collection's RBAC manifest." % (verb, kind, where, _api_message(exc), verb, resource)
         )
-
-    def get_deployment(self, name):
-        try:
-            return _plain(self.api.get(self.api.resource("Deployment", "apps/v1"), name=name, namespace=self.namespace))
-        except NotFoundError:
-            return None
 
     def pod_volume_backups(self, backup_name):
         return self.list("PodVolumeBackup", label_selector="velero.io/backup-name=%s" % backup_name)

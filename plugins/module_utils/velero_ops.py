@@ -27,7 +27,8 @@ class Velero(object):
         self.module = module
         self.client = VeleroClient(module)
         self.waiter = velero_waiter.VeleroWaiter(self.client)
-        self.preflight = velero_preflight.Preflight(self.client, self.waiter)
+        self.preflight = velero_preflight.Preflight(self.client, self.waiter, module.warn)
+        self.workload_preflight = velero_preflight.WorkloadPreflight(self.client, module.warn)
         self.logs = VeleroLogs(self.client, self.waiter)
 
 
@@ -91,6 +92,8 @@ def create_and_wait(velero, kind, definition, params, started):
         return report(velero, kind, existing, started, params["fail_on_partial"], changed=False)
 
     velero.preflight.run(definition["spec"].get("storageLocation") if kind == "Backup" else None, server_timeout=params["server_timeout"])
+    if kind == "Backup":
+        velero.workload_preflight.run(definition["spec"], read_pods=params["preflight_pods"])
     created = velero.client.create(copy.deepcopy(definition))
     if velero.client.check_mode or not params["wait"]:
         return _unwaited(created, started, changed=True)
@@ -266,6 +269,8 @@ def _schedule_state(velero, params):
     skip = {} if params.get("skip_immediately") is None else {"skipImmediately": params["skip_immediately"]}
     if existing is None:
         velero.preflight.run(desired["template"].get("storageLocation"), server_timeout=params["server_timeout"])
+        # A hooked pod that is not ready now may be by the first run, so a schedule checks only the node-agent.
+        velero.workload_preflight.run(desired["template"], read_pods=params["preflight_pods"], hooks=False)
         created = velero.client.create({"kind": "Schedule", "metadata": {"name": name, "labels": params.get("labels") or {}}, "spec": dict(desired, **skip)})
         return {"changed": True, "result": created, "diff": {"before": {}, "after": desired}}
     spec = existing.get("spec") or {}

@@ -2,13 +2,58 @@
 # Copyright (c) appsnap.velero contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pre-flight: before any write, prove that Velero can do the work (CRDs, storage location, a running server)."""
+"""Pre-flight: before any write, prove that Velero can do the work.
+
+``Preflight``: the CRDs, the storage location, a running server of a supported version.
+``WorkloadPreflight``: what a Backup covers, before it is created: hooked pods that can
+run their hooks, and a ready node-agent when file-system backup is needed.
+The rules themselves (version, readiness) are plain functions, so unit tests reach them.
+"""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
+from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks, velero_spec
 from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroError
+
+# The oldest Velero this collection supports, and why. Before 1.18.3 the restore finalizer waited for
+# post-restore exec hooks without a deadline: a hook that never ran (pod evicted, container never ready)
+# left the Restore in Finalizing for ever, and every later restore queued behind it until the Velero pod
+# was restarted (velero-io/velero#9744; fixed in 1.18.3 by #10394, which bounds the wait by the resource timeout).
+MIN_VELERO_VERSION = (1, 18, 3)
+MIN_VELERO_REASON = (
+    "before 1.18.3 a restore whose post-restore exec hook never ran (pod evicted, container never ready) stayed in "
+    "Finalizing for ever and held up every later restore until the Velero pod was restarted (velero-io/velero#9744, "
+    "fixed in 1.18.3 by #10394)"
+)
+
+NODE_AGENT = "node-agent"
+
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+def parse_version(text):
+    """(major, minor, patch) of 'v1.18.3' or '1.18.3-rc.1' (a pre-release counts as its release), else None."""
+    match = _VERSION.match((text or "").strip())
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def image_tag(image):
+    """The tag of an image reference ('velero/velero:v1.18.3@sha256:...' gives 'v1.18.3'), or None."""
+    name, sep, tag = (image or "").split("@", 1)[0].rpartition(":")
+    return tag if sep and name and "/" not in tag else None
+
+
+def version_problem(version):
+    """Why a Velero server of this version string cannot be used, or None when it is new enough or unknown."""
+    parsed = parse_version(version)
+    if parsed is None or parsed >= MIN_VELERO_VERSION:
+        return None
+    return "is Velero %s, older than %s, the oldest version this collection supports: %s" % (
+        version, ".".join(str(p) for p in MIN_VELERO_VERSION), MIN_VELERO_REASON)
 
 
 def default_storage_location(client):
@@ -22,9 +67,10 @@ def default_storage_location(client):
 class Preflight(object):
     """Fail fast, before any write, when Velero cannot do the work."""
 
-    def __init__(self, client, waiter):
+    def __init__(self, client, waiter, warn=None):
         self.client = client
         self.waiter = waiter
+        self.warn = warn or (lambda message: None)
 
     def run(self, storage_location=None, server_timeout=20):
         """Check the CRDs, the storage location and the server; return the BackupStorageLocation."""
@@ -52,12 +98,17 @@ class Preflight(object):
         return sorted(o["metadata"]["name"] for o in self.client.list(kind))
 
     def server_answers(self, timeout):
-        """A ServerStatusRequest proves the Velero server is running; in check mode, the Deployment must be available."""
+        """A ServerStatusRequest proves the Velero server is running; in check mode, the Deployment must be available.
+
+        Either way the server must be of a supported version: the one it reports, in check mode its image's tag.
+        """
         client = self.client
         if client.check_mode:
-            deployment = client.get_deployment("velero")
+            deployment = client.get("Deployment", "velero", api_version="apps/v1")
             if deployment and int((deployment.get("status") or {}).get("availableReplicas") or 0) > 0:
-                return
+                containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
+                image = next((c.get("image") for c in containers if c.get("name") == "velero"), containers[0].get("image"))
+                return self.check_version(image_tag(image), "the image of deployment %s/velero (%s)" % (client.namespace, image))
             raise VeleroError(
                 "The Velero server is not running: deployment %s/velero has no available replica. Scale it up "
                 "(kubectl -n %s scale deploy/velero --replicas=1) and check its logs." % (client.namespace, client.namespace)
@@ -73,4 +124,140 @@ class Preflight(object):
                 "The Velero server is not answering: a ServerStatusRequest got no reply in %ds. Check that deployment "
                 "%s/velero is running (kubectl -n %s get deploy velero; kubectl -n %s logs deploy/velero)."
                 % (timeout, client.namespace, client.namespace, client.namespace)
+            )
+        return self.check_version(answered["status"].get("serverVersion"), "its ServerStatusRequest")
+
+    def check_version(self, version, source):
+        """Fail on a Velero older than MIN_VELERO_VERSION; warn when the version cannot be told. Returns it."""
+        if parse_version(version) is None:
+            self.warn(
+                "Could not tell the Velero server's version from %s (%r); this collection supports Velero %s and newer."
+                % (source, version, ".".join(str(p) for p in MIN_VELERO_VERSION))
+            )
+            return version
+        problem = version_problem(version)
+        if problem:
+            raise VeleroError(
+                "The Velero server in namespace %s %s (version from %s). Upgrade the Velero server and its node-agent to "
+                "v%s or newer (https://velero.io/docs/v1.18/upgrade-to-1.18/)."
+                % (self.client.namespace, problem, source, ".".join(str(p) for p in MIN_VELERO_VERSION))
+            )
+        return version
+
+
+def pod_name(pod):
+    metadata = pod.get("metadata") or {}
+    return "%s/%s" % (metadata.get("namespace"), metadata.get("name"))
+
+
+def finished_job_pod(pod):
+    """A pod of a Job that has run to its end (Succeeded or Failed): nothing to wait for."""
+    owners = (pod.get("metadata") or {}).get("ownerReferences") or []
+    return ((pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")) and any(o.get("kind") == "Job" for o in owners)
+
+
+def pod_not_ready(pod):
+    """Why a pod cannot run an exec hook now ('Pending', 'Running, Ready=False (ContainersNotReady: ...)'), or None."""
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "Unknown"
+    conditions = status.get("conditions") or []
+    if phase == "Running" and any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+        return None
+    unmet = []
+    not_ready = any(c.get("type") == "Ready" and c.get("status") != "True" for c in conditions)
+    for condition in conditions:
+        # ContainersReady says again what Ready says.
+        if condition.get("status") != "True" and not (not_ready and condition.get("type") == "ContainersReady"):
+            detail = ": ".join(x for x in (condition.get("reason"), condition.get("message")) if x)
+            unmet.append("%s=%s%s" % (condition.get("type"), condition.get("status"), " (%s)" % detail if detail else ""))
+    return ", ".join([phase] + unmet)
+
+
+def node_agent_problem(daemonset):
+    """What keeps an existing node-agent DaemonSet from running file-system backups, or None when all its pods are ready."""
+    status = (daemonset or {}).get("status") or {}
+    desired, ready = int(status.get("desiredNumberScheduled") or 0), int(status.get("numberReady") or 0)
+    if desired == 0:
+        return "it has no pod on any node (desiredNumberScheduled 0): check its nodeSelector, affinity and tolerations"
+    if ready < desired:
+        return "only %d of its %d pods are ready" % (ready, desired)
+    return None
+
+
+class WorkloadPreflight(object):
+    """Fail fast, before a Backup or Schedule is created, when what it covers would make it fail."""
+
+    def __init__(self, client, warn=None):
+        self.client = client
+        self.warn = warn or (lambda message: None)
+
+    def run(self, spec, read_pods=True, hooks=True):
+        """Check the pods a Backup spec covers (``hooks``: that hooked ones are ready) and the node-agent it needs."""
+        pods = self.pods_in_scope(spec) if read_pods else []
+        if hooks:
+            self.check_hooked_pods(pods)
+        reasons = ["default_volumes_to_fs_backup is true"] if spec.get("defaultVolumesToFsBackup") else []
+        opted = ["%s (%s)" % (pod_name(p), ",".join(pod_hooks.live_fs_backup_volumes(p))) for p in pods if pod_hooks.live_fs_backup_volumes(p)]
+        if opted:
+            more = " and %d more" % (len(opted) - 3) if len(opted) > 3 else ""
+            reasons.append("pod%s %s opted in with %s" % ("s" if len(opted) > 1 else "", ", ".join(opted[:3]) + more, pod_hooks.BACKUP_VOLUMES_ANNOTATION))
+        if reasons:
+            self.check_node_agent("; ".join(reasons))
+
+    def pods_in_scope(self, spec):
+        """The live pods a Backup with this spec covers, less the pods of finished Jobs."""
+        if not velero_spec.covers_pods(spec.get("includedResources"), spec.get("excludedResources")):
+            return []
+        namespaces = velero_spec.literal_namespaces(spec.get("includedNamespaces"))
+        try:
+            if namespaces is None:
+                pods = self.client.list("Pod", api_version="v1", all_namespaces=True)
+            else:
+                pods = [pod for namespace in namespaces for pod in self.client.list("Pod", namespace=namespace, api_version="v1")]
+        except VeleroError as exc:
+            raise VeleroError(exc.msg + " Or set preflight_pods: false to skip the checks of the pods the backup covers.")
+        selector = spec.get("labelSelector")
+        return [
+            pod for pod in pods
+            if velero_spec.namespace_covered(pod["metadata"]["namespace"], spec.get("includedNamespaces"), spec.get("excludedNamespaces"))
+            and (not selector or velero_spec.selector_matches(selector, pod["metadata"].get("labels")))
+            and not finished_job_pod(pod)
+        ]
+
+    def check_hooked_pods(self, pods):
+        """Velero runs a pod's backup hooks only in a running pod: a fatal hook (on-error Fail) fails the backup."""
+        fatal, tolerated = [], []
+        for pod in pods:
+            hooks = pod_hooks.live_backup_hooks(pod)
+            problem = pod_not_ready(pod) if hooks else None
+            if problem:
+                entry = "pod %s (%s hook) is %s" % (pod_name(pod), " and ".join(h["phase"] for h in hooks), problem)
+                (fatal if any(h["on_error"] == "Fail" for h in hooks) else tolerated).append((pod["metadata"], entry))
+        for _metadata, entry in tolerated:
+            self.warn("%s; its backup hook (on-error Continue) will fail and the backup will go on without it." % entry)
+        if fatal:
+            first = fatal[0][0]
+            raise VeleroError(
+                "The backup's hooks would fail: %s. Velero runs a hook only in a running pod, and in one that is not Ready "
+                "the application the hook talks to is not up either; with on-error Fail that fails the backup. Wait until "
+                "the pod is Running and Ready (kubectl -n %s wait --for=condition=Ready pod/%s), or leave it out of the "
+                "backup (excluded_namespaces, a label_selector it does not match, or remove its hook annotations); "
+                "preflight_pods: false skips this check." % ("; ".join(e for _m, e in fatal), first["namespace"], first["name"])
+            )
+
+    def check_node_agent(self, why):
+        """File-system backup runs in the node-agent DaemonSet: it must exist and every one of its pods be ready."""
+        namespace = self.client.namespace
+        daemonset = self.client.get("DaemonSet", NODE_AGENT, api_version="apps/v1")
+        if daemonset is None:
+            raise VeleroError(
+                "This backup needs file-system backup (%s), but the node-agent DaemonSet %s/%s does not exist. Install it: "
+                "velero install --use-node-agent (with the flags of the first install)." % (why, namespace, NODE_AGENT)
+            )
+        problem = node_agent_problem(daemonset)
+        if problem:
+            raise VeleroError(
+                "This backup needs file-system backup (%s), but the node-agent DaemonSet %s/%s is not ready: %s. Wait for it "
+                "(kubectl -n %s rollout status daemonset/%s) or look at its pods (kubectl -n %s get pods -l name=%s)."
+                % (why, namespace, NODE_AGENT, problem, namespace, NODE_AGENT, namespace, NODE_AGENT)
             )

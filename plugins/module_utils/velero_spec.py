@@ -2,7 +2,7 @@
 # Copyright (c) appsnap.velero contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pure logic for Velero CRs: spec building, summaries, expectations.
+"""Pure logic for Velero CRs: spec building, what a Backup covers (namespaces, labels, pods), summaries, expectations.
 
 The phase rules live in velero_waiter, log parsing in velero_logs.
 
@@ -78,6 +78,86 @@ def selector_string(selector):
     if selector.get("matchExpressions"):
         raise InputError("Only matchLabels can be used to find existing objects; drop matchExpressions.")
     return ",".join("%s=%s" % (k, v) for k, v in sorted((selector.get("matchLabels") or {}).items()))
+
+
+def selector_matches(selector, labels):
+    """Whether ``labels`` satisfy a LabelSelector (matchLabels and matchExpressions), as the API server decides."""
+    labels = labels or {}
+    for key, value in ((selector or {}).get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in (selector or {}).get("matchExpressions") or []:
+        key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+        if operator == "In":
+            matched = key in labels and labels[key] in values
+        elif operator == "NotIn":
+            matched = key not in labels or labels[key] not in values
+        elif operator in ("Exists", "DoesNotExist"):
+            matched = (key in labels) == (operator == "Exists")
+        else:
+            raise InputError("label_selector operator %r is not In, NotIn, Exists or DoesNotExist." % (operator,))
+        if not matched:
+            return False
+    return True
+
+
+_GLOB_CHARS = set("*?[{")
+
+
+def _glob_regex(pattern):
+    """Velero 1.18's namespace globs (*, ?, [abc], {a,b}) as an anchored regular expression."""
+    out, depth, i = [], 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1:end]
+            body = body.replace("\\", "\\\\")
+            out.append("[%s]" % ("^" + body[1:] if body.startswith("!") else body))
+            i = end
+        elif char == "{":
+            depth += 1
+            out.append("(?:")
+        elif char == "}" and depth:
+            depth -= 1
+            out.append(")")
+        elif char == "," and depth:
+            out.append("|")
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("^%s$" % "".join(out))
+
+
+def namespace_covered(namespace, included=None, excluded=None):
+    """Whether a Backup with these namespace filters covers ``namespace``: unset or ``*`` is every namespace."""
+    if included and not any(_glob_regex(p).match(namespace) for p in included):
+        return False
+    return not any(_glob_regex(p).match(namespace) for p in excluded or ())
+
+
+def literal_namespaces(included):
+    """The namespaces to read one by one, or None when the filter takes every namespace or a glob."""
+    if not included or any(_GLOB_CHARS & set(p) for p in included):
+        return None
+    return sorted(set(included))
+
+
+_POD_RESOURCE_NAMES = ("pods", "pod", "po", "*")
+
+
+def covers_pods(included_resources=None, excluded_resources=None):
+    """Whether a Backup with these resource filters backs up pods, and so runs their hooks and file-system backups."""
+    def names(resources):
+        return set(r.strip().lower().rstrip(".") for r in resources or ())
+
+    if included_resources and not names(included_resources) & set(_POD_RESOURCE_NAMES):
+        return False
+    return not names(excluded_resources) & set(_POD_RESOURCE_NAMES)
 
 
 def _spec_from(params, fields):

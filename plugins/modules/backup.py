@@ -15,8 +15,10 @@ version_added: 0.1.0
 description:
   - Creates a Velero C(Backup) and waits for it with the Kubernetes watch API, as C(velero backup create --wait) does,
     then reports its hooks, its pod-volume backups and, on failure, the relevant lines of its log.
-  - Before it writes anything it checks that Velero is installed, that the storage location is Available and that the
-    Velero server answers a ServerStatusRequest, and fails with a message that names the fix.
+  - Before it writes anything, in check mode too, it checks that Velero is installed, that the storage location is
+    Available, that the Velero server answers a ServerStatusRequest and is 1.18.3 or newer (see O(server_timeout)), that
+    every pod with a backup hook in the backup's scope is Running and Ready, and that the node-agent is ready when
+    file-system backup is needed (see O(preflight_pods)). It fails with a message that names the fix.
   - Idempotent by name. An existing terminal Backup is reported with C(changed=false) and not run again; a running one
     is waited for.
   - O(state=absent) deletes the backup and its data through a C(DeleteBackupRequest). Deleting only the Backup object
@@ -37,6 +39,7 @@ extends_documentation_fragment:
   - appsnap.velero.velero
   - appsnap.velero.velero.selection
   - appsnap.velero.velero.backup_template
+  - appsnap.velero.velero.backup_preflight
   - appsnap.velero.velero.wait
 attributes:
   check_mode:
@@ -149,7 +152,13 @@ delete_request:
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.argspecs import argspec, BACKUP_TEMPLATE_ARG_SPEC, SELECTION_ARG_SPEC, WAIT_ARG_SPEC
+from ansible_collections.appsnap.velero.plugins.module_utils.argspecs import (
+    argspec,
+    BACKUP_PREFLIGHT_ARG_SPEC,
+    BACKUP_TEMPLATE_ARG_SPEC,
+    SELECTION_ARG_SPEC,
+    WAIT_ARG_SPEC,
+)
 from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import new_module
 
 
@@ -158,6 +167,7 @@ def main():
         argspec(
             SELECTION_ARG_SPEC,
             BACKUP_TEMPLATE_ARG_SPEC,
+            BACKUP_PREFLIGHT_ARG_SPEC,
             WAIT_ARG_SPEC,
             name=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),

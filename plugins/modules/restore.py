@@ -19,6 +19,8 @@ description:
   - Returns the PodVolumeRestores. Velero restores file-system-backup data only into pods it creates, so restore into a
     namespace that was deleted first, or map it to a new one with O(namespace_mapping).
   - Idempotent by name, like M(appsnap.velero.backup).
+  - Before it creates the Restore, in check mode too, it checks that Velero is installed, that the default storage
+    location is Available and that the Velero server answers and is 1.18.3 or newer (see O(server_timeout)).
 options:
   name:
     description: The Restore's name. Without it a name is generated from the backup's name.

@@ -15,6 +15,9 @@ version_added: 0.1.0
 description:
   - Manages a Velero C(Schedule) from a cron expression and the same backup options as M(appsnap.velero.backup).
   - Idempotent; only the fields given here are compared, since Velero adds defaults of its own. C(--diff) shows the change.
+  - Before it creates a schedule, in check mode too, it runs the pre-flight checks of M(appsnap.velero.backup) except the
+    readiness of hooked pods (Velero installed, the storage location Available, a server of version 1.18.3 or newer, and a
+    ready node-agent when file-system backup is needed; see O(preflight_pods)).
 options:
   name:
     description: The Schedule's name.
@@ -40,6 +43,7 @@ extends_documentation_fragment:
   - appsnap.velero.velero
   - appsnap.velero.velero.selection
   - appsnap.velero.velero.backup_template
+  - appsnap.velero.velero.backup_preflight
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying the target.
@@ -77,7 +81,7 @@ result:
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.argspecs import argspec, BACKUP_TEMPLATE_ARG_SPEC, SELECTION_ARG_SPEC
+from ansible_collections.appsnap.velero.plugins.module_utils.argspecs import argspec, BACKUP_PREFLIGHT_ARG_SPEC, BACKUP_TEMPLATE_ARG_SPEC, SELECTION_ARG_SPEC
 from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import new_module
 
 
@@ -86,6 +90,7 @@ def main():
         argspec(
             SELECTION_ARG_SPEC,
             BACKUP_TEMPLATE_ARG_SPEC,
+            BACKUP_PREFLIGHT_ARG_SPEC,
             name=dict(type="str", required=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             schedule=dict(type="str"),

@@ -66,11 +66,9 @@ def new_namespace(kubectl, prefix):
     return name
 
 
-def hook_pod(name, command, timeout="30s"):
-    """A busybox pod whose pre-backup hook runs ``command``."""
-    from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks
-
-    pod = {
+def busybox_pod(name):
+    """A busybox pod that sleeps, from the lab's local image."""
+    return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name},
@@ -79,7 +77,20 @@ def hook_pod(name, command, timeout="30s"):
             "containers": [{"name": "app", "image": BUSYBOX, "imagePullPolicy": "Never", "command": ["/bin/sh", "-c", "sleep 3600"]}],
         },
     }
-    return pod_hooks.backup_hooks(pod, pre={"command": command, "timeout": timeout, "on_error": "Fail"})
+
+
+def hook_pod(name, command, timeout="30s"):
+    """A busybox pod whose pre-backup hook runs ``command``."""
+    from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks
+
+    return pod_hooks.backup_hooks(busybox_pod(name), pre={"command": command, "timeout": timeout, "on_error": "Fail"})
+
+
+def fs_backup_pod(name, volume="data"):
+    """A busybox pod with an emptyDir opted into file-system backup (backup.velero.io/backup-volumes)."""
+    from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks
+
+    return pod_hooks.backup_volume(busybox_pod(name), volume, "/" + volume)
 
 
 def wait_until(predicate, timeout, what):

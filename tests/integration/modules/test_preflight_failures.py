@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 import yaml
-from velero_lab import wait_until
+from velero_lab import apply, fs_backup_pod, hook_pod, new_namespace, wait_until
 
 
 def test_missing_storage_location(run_module, velero_ready):
@@ -56,6 +56,85 @@ def test_velero_server_down(run_module, velero_ready):
         kubectl.run("-n", "velero", "scale", "deploy/velero", "--replicas=1")
         kubectl.run("-n", "velero", "rollout", "status", "deploy/velero", "--timeout=180s")
         kubectl.run("-n", "velero", "wait", "--for=jsonpath={.status.phase}=Available", "bsl/default", "--timeout=180s")
+
+
+def _fails_before_any_backup(run_module, kubectl, namespace):
+    """Back up ``namespace`` in check mode and for real: both fail, and no Backup of it exists. Returns both messages."""
+    name = "pf-" + uuid.uuid4().hex[:6]
+    results = [run_module("backup", {"name": name, "included_namespaces": [namespace]}, check=check) for check in (True, False)]
+    for result in results:
+        assert result["failed"] is True, result
+    assert kubectl.run("-n", "velero", "get", "backup", name, check=False).returncode != 0
+    items = kubectl.json("-n", "velero", "get", "backups")["items"]
+    assert not [b for b in items if namespace in ((b.get("spec") or {}).get("includedNamespaces") or [])]
+    return [result["msg"] for result in results]
+
+
+def test_hooked_pod_not_ready(run_module, velero_ready):
+    kubectl = velero_ready
+    namespace = new_namespace(kubectl, "pf-hook")
+    try:
+        pod = hook_pod("app", ["/bin/true"])
+        pod["spec"]["containers"][0]["readinessProbe"] = {"exec": {"command": ["/bin/false"]}, "periodSeconds": 1}
+        apply(kubectl, namespace, pod)
+        kubectl.run("wait", "--for=jsonpath={.status.phase}=Running", "pod/app", "--timeout=120s", namespace=namespace)
+        for msg in _fails_before_any_backup(run_module, kubectl, namespace):
+            assert "pod %s/app (pre hook) is Running, Ready=False (ContainersNotReady" % namespace in msg, msg
+            assert "kubectl -n %s wait --for=condition=Ready pod/app" % namespace in msg and "excluded_namespaces" in msg, msg
+        # Out of the backup's scope, or with the pod checks off, the pod no longer stops it.
+        for other in ({"label_selector": "app=not-this-pod"}, {"excluded_namespaces": [namespace]}, {"preflight_pods": False}):
+            result = run_module("backup", dict(other, included_namespaces=[namespace]), check=True)
+            assert result.get("failed") is not True, (other, result.get("msg"))
+    finally:
+        kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def _node_agent_status(kubectl):
+    return kubectl.json("-n", "velero", "get", "daemonset", "node-agent")
+
+
+def _node_agent_unscheduled(kubectl):
+    daemonset = _node_agent_status(kubectl)
+    status = daemonset.get("status") or {}
+    observed = status.get("observedGeneration") == daemonset["metadata"]["generation"]
+    return observed and not status.get("desiredNumberScheduled") and not status.get("numberReady")
+
+
+def _node_agent_ready(kubectl):
+    status = _node_agent_status(kubectl).get("status") or {}
+    return status.get("desiredNumberScheduled", 0) >= 1 and status.get("numberReady") == status.get("desiredNumberScheduled")
+
+
+def test_node_agent_not_ready(run_module, velero_ready):
+    kubectl = velero_ready
+    namespace = new_namespace(kubectl, "pf-fsb")
+    original = _node_agent_status(kubectl)["spec"]["template"]["spec"].get("nodeSelector")
+    key = "appsnap.velero/no-such-node"
+    try:
+        apply(kubectl, namespace, fs_backup_pod("app"))
+        kubectl.run("-n", "velero", "patch", "daemonset", "node-agent", "--type=merge",
+                    "-p", json.dumps({"spec": {"template": {"spec": {"nodeSelector": {key: "true"}}}}}))
+        wait_until(lambda: _node_agent_unscheduled(kubectl), 120, "node-agent scheduled nowhere")
+        for msg in _fails_before_any_backup(run_module, kubectl, namespace):
+            assert "needs file-system backup (pod %s/app (data) opted in with backup.velero.io/backup-volumes)" % namespace in msg, msg
+            assert "node-agent DaemonSet velero/node-agent is not ready" in msg and "desiredNumberScheduled 0" in msg, msg
+            assert "rollout status daemonset/node-agent" in msg, msg
+        # default_volumes_to_fs_backup needs it too, without reading pods; and so does a schedule.
+        empty = run_module("backup", {"included_namespaces": [namespace], "default_volumes_to_fs_backup": True, "preflight_pods": False}, check=True)
+        assert empty["failed"] is True and "default_volumes_to_fs_backup is true" in empty["msg"], empty
+        schedule = run_module("schedule", {"name": "pf-fsb", "schedule": "0 3 * * *", "included_namespaces": [namespace]}, check=True)
+        assert schedule["failed"] is True and "node-agent DaemonSet velero/node-agent is not ready" in schedule["msg"], schedule
+    finally:
+        if original is None:
+            kubectl.run("-n", "velero", "patch", "daemonset", "node-agent", "--type=json",
+                        "-p", json.dumps([{"op": "remove", "path": "/spec/template/spec/nodeSelector"}]), check=False)
+        else:
+            kubectl.run("-n", "velero", "patch", "daemonset", "node-agent", "--type=merge",
+                        "-p", json.dumps({"spec": {"template": {"spec": {"nodeSelector": {key: None}}}}}), check=False)
+        kubectl.run("-n", "velero", "rollout", "status", "daemonset/node-agent", "--timeout=180s")
+        wait_until(lambda: _node_agent_ready(kubectl), 180, "node-agent ready again")
+        assert _node_agent_status(kubectl)["spec"]["template"]["spec"].get("nodeSelector") == original
+        kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def _free_port():
