@@ -5,8 +5,8 @@
 """Validation of single input values, and the error every check raises.
 
 Used by the manifest filters (pod_hooks), the PostgreSQL command builders
-(pg_commands) and the Velero custom resources (velero_spec). Nothing here
-imports Ansible, so it also runs as module_utils on a managed node.
+(pg_commands) and the Velero custom resources (velero_spec, spec_hooks).
+Nothing here imports Ansible, so it also runs as module_utils on a managed node.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +24,9 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Velero silently turns "300" into its 30s default (velero#2599).
 _GO_DURATION = re.compile(r"^(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$")
 _BARE_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+_LABEL_PAIR = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s*=\s*([A-Za-z0-9._-]*)\s*$")
+# metav1.LabelSelectorRequirement operators, and whether each takes values.
+SELECTOR_OPERATORS = {"In": True, "NotIn": True, "Exists": False, "DoesNotExist": False}
 
 
 class InputError(ValueError):
@@ -96,6 +99,59 @@ def check_keys(value, allowed, required, what):
     missing = [key for key in required if value.get(key) is None]
     if missing:
         raise InputError("%s is missing the required key(s) %s." % (what, ", ".join(missing)))
+
+
+def _label_map(labels, what):
+    if not isinstance(labels, dict):
+        raise InputError("%s must be a dict of label names and values, got %r." % (what, labels))
+    for key, value in labels.items():
+        if not isinstance(key, str) or not key or not isinstance(value, str):
+            raise InputError("%s must map label names to strings; %r: %r is not. Quote the value in YAML ('1', 'true')." % (what, key, value))
+    return dict(labels)
+
+
+def _requirement(requirement, what):
+    check_keys(requirement, ("key", "operator", "values"), ("key", "operator"), what)
+    operator, values = requirement["operator"], requirement.get("values") or []
+    if operator not in SELECTOR_OPERATORS:
+        raise InputError("%s.operator must be one of %s (case-sensitive), got %r." % (what, ", ".join(SELECTOR_OPERATORS), operator))
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InputError("%s.values must be a list of strings, got %r." % (what, values))
+    if SELECTOR_OPERATORS[operator] != bool(values):
+        need = "needs at least one value" if SELECTOR_OPERATORS[operator] else "takes no values"
+        raise InputError("%s: operator %s %s; got %r." % (what, operator, need, values))
+    return dict(requirement)
+
+
+def label_selector(value, what="label_selector"):
+    """Accept 'a=b,c=d', a plain label dict, or a full LabelSelector; return a checked LabelSelector."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        labels = {}
+        for pair in [p for p in value.split(",") if p.strip()]:
+            match = _LABEL_PAIR.match(pair)
+            if not match:
+                raise InputError(
+                    "%s %r is not a list of key=value pairs; write it as 'app=postgresql,tier=db' "
+                    "or as a dict with matchLabels/matchExpressions." % (what, value)
+                )
+            labels[match.group(1)] = match.group(2)
+        return {"matchLabels": labels}
+    if isinstance(value, dict):
+        if not set(value) & {"matchLabels", "matchExpressions"}:
+            return {"matchLabels": _label_map(value, what)}
+        check_keys(value, ("matchLabels", "matchExpressions"), (), what)
+        selector = {}
+        if value.get("matchLabels") is not None:
+            selector["matchLabels"] = _label_map(value["matchLabels"], what + ".matchLabels")
+        if value.get("matchExpressions") is not None:
+            expressions = value["matchExpressions"]
+            if not isinstance(expressions, list):
+                raise InputError("%s.matchExpressions must be a list of {key, operator, values}, got %r." % (what, expressions))
+            selector["matchExpressions"] = [_requirement(r, "%s.matchExpressions[%d]" % (what, i)) for i, r in enumerate(expressions)]
+        return selector
+    raise InputError("%s must be a string or a dict, got %r." % (what, value))
 
 
 def duration_seconds(value):

@@ -16,7 +16,7 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, duration_seconds, validate_duration
+from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, duration_seconds, label_selector, validate_duration
 
 # Module option -> Backup spec field. The same table serves Schedule templates.
 BACKUP_SPEC_FIELDS = (
@@ -45,30 +45,6 @@ RESTORE_SPEC_FIELDS = (
     ("existing_resource_policy", "existingResourcePolicy"),
     ("hooks", "hooks"),
 )
-
-_LABEL_PAIR = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s*=\s*([A-Za-z0-9._-]*)\s*$")
-
-
-def label_selector(value):
-    """Accept 'a=b,c=d', a plain label dict, or a full LabelSelector; return a LabelSelector."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        labels = {}
-        for pair in [p for p in value.split(",") if p.strip()]:
-            match = _LABEL_PAIR.match(pair)
-            if not match:
-                raise InputError(
-                    "label_selector %r is not a list of key=value pairs; write it as 'app=postgresql,tier=db' "
-                    "or as a dict with matchLabels/matchExpressions." % (value,)
-                )
-            labels[match.group(1)] = match.group(2)
-        return {"matchLabels": labels}
-    if isinstance(value, dict):
-        if set(value) & {"matchLabels", "matchExpressions"}:
-            return dict(value)
-        return {"matchLabels": dict(value)}
-    raise InputError("label_selector must be a string or a dict, got %r." % (value,))
 
 
 def selector_string(selector):
