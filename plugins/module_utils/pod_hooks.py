@@ -225,15 +225,17 @@ def transform_workloads(manifests, transform, workload_name=None, workload_kind=
 # Hook specifications
 # ---------------------------------------------------------------------------
 
-_BACKUP_HOOK_KEYS = ("command", "container", "timeout", "on_error")
+def normalize_backup_hook(hook, what, on_error_key="on_error"):
+    """Validate a backup exec hook dict and fill in the explicit defaults.
 
-
-def normalize_backup_hook(hook, what):
-    """Validate a backup hook dict and fill in the explicit defaults."""
-    check_keys(hook, _BACKUP_HOOK_KEYS, ("command",), what)
+    The one set of rules for a backup exec hook, whether it becomes annotations or a Backup-spec hook
+    (spec_hooks.py): ``on_error_key`` is how the input spells it, on_error in the filters' hook dicts,
+    onError in Velero's spec. The result always says on_error.
+    """
+    check_keys(hook, ("command", "container", "timeout", on_error_key), ("command",), what)
     normalized = {
         "command": validate_command(hook["command"], "%s.command" % what),
-        "on_error": validate_on_error(hook.get("on_error", "Fail") or "Fail", "%s.on_error" % what),
+        "on_error": validate_on_error(hook.get(on_error_key) or "Fail", "%s.%s" % (what, on_error_key)),
     }
     if hook.get("container") is not None:
         normalized["container"] = validate_dns1123_label(hook["container"], "%s.container" % what)

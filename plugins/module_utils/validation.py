@@ -21,7 +21,8 @@ ON_ERROR_CHOICES = ("Fail", "Continue")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Go's time.ParseDuration grammar, with a unit required on every number:
-# Velero silently turns "300" into its 30s default (velero#2599).
+# Velero silently turns "300" in an annotation into its 30s default (velero#2599),
+# and a "300" in a Backup's spec breaks its list/watch of all Backups (seen on 1.18.3).
 _GO_DURATION = re.compile(r"^(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$")
 _BARE_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
 _LABEL_PAIR = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s*=\s*([A-Za-z0-9._-]*)\s*$")
@@ -53,8 +54,9 @@ def validate_duration(value, what):
     text = str(value).strip()
     if _BARE_NUMBER.match(text):
         raise InputError(
-            "%s %r has no unit; Velero would ignore it and use its 30s default. "
-            "Write it as a Go duration such as '%ss'." % (what, value, text)
+            "%s %r has no unit. Write it as a Go duration such as '%ss': Velero ignores a bare number in an annotation "
+            "(and uses its 30s default), and cannot read a Backup or Schedule whose spec holds one (its watch of every "
+            "Backup fails until that object is deleted)." % (what, value, text)
         )
     if text.startswith("-") or not _GO_DURATION.match(text):
         raise InputError(
