@@ -77,9 +77,20 @@ options:
     type: raw
   hooks:
     description:
-      - Spec hooks, passed through as Velero's C(hooks) (C(spec.hooks), or C(spec.template.hooks) of a Schedule), with a
+      - Spec hooks, Velero's C(hooks) (C(spec.hooks) of a Backup or Restore, C(spec.template.hooks) of a Schedule), with a
         C(resources) list whose entries name the namespaces, label selector and hooks.
+        P(appsnap.velero.backup_spec_hooks#filter) builds one for a backup from a hook such as
+        P(appsnap.velero.pg_dump_hook#filter) returns.
+      - For a backup or a schedule the structure is checked before anything is created, and the task fails naming the
+        fix - unknown keys (the API server would drop a misspelt C(on_error) without a word, and Velero would use its
+        default), an entry without C(name), an C(exec) without C(command), a command given as one string (Velero runs
+        it without a shell; write a list), a C(timeout) that is not a Go duration with a unit, an C(onError) other than
+        V(Fail) or V(Continue), resource filters that leave out pods (hooks run on pods only), a malformed label selector.
+      - An exec hook without C(onError) is sent with V(Fail) - Velero's code treats an unset C(onError) as Continue,
+        although its documentation says Fail. With V(Fail), a failed pre hook leaves the pod and its volumes out of the
+        backup.
       - Pod annotation hooks (see P(appsnap.velero.backup_hooks#filter)) replace backup spec hooks for the pods that carry them.
+      - Restore hooks are passed through unchecked.
     type: dict
   server_timeout:
     description:
@@ -106,6 +117,13 @@ options:
   snapshot_volumes:
     description: Take volume snapshots of persistent volumes.
     type: bool
+  resource_policy:
+    description:
+      - The name of a resource-policy ConfigMap in O(velero_namespace), sent as the Backup's C(resourcePolicy).
+      - P(appsnap.velero.fs_backup_policy#filter) builds one whose volume policy backs up emptyDir volumes with
+        file-system backup, so that a dump volume is copied without the pod's C(backup.velero.io/backup-volumes)
+        annotation. Velero fails the backup validation when the ConfigMap is missing.
+    type: str
 """
 
     BACKUP_PREFLIGHT = r"""

@@ -39,6 +39,7 @@ BACKUP_TEMPLATE_ARG_SPEC = {
     "storage_location": {"type": "str"},
     "default_volumes_to_fs_backup": {"type": "bool"},
     "snapshot_volumes": {"type": "bool"},
+    "resource_policy": {"type": "str"},
 }
 
 # The checks of what a Backup covers, shared by backup and schedule (doc fragment appsnap.velero.velero.backup_preflight).

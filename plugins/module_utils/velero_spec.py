@@ -16,6 +16,7 @@ __metaclass__ = type
 import datetime
 import re
 
+from ansible_collections.appsnap.velero.plugins.module_utils.spec_hooks import validate_spec_hooks
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, duration_seconds, label_selector, validate_duration
 
 # Module option -> Backup spec field. The same table serves Schedule templates.
@@ -29,6 +30,7 @@ BACKUP_SPEC_FIELDS = (
     ("storage_location", "storageLocation"),
     ("default_volumes_to_fs_backup", "defaultVolumesToFsBackup"),
     ("snapshot_volumes", "snapshotVolumes"),
+    ("resource_policy", "resourcePolicy"),
     ("hooks", "hooks"),
 )
 
@@ -146,12 +148,19 @@ def _spec_from(params, fields):
             value = label_selector(value)
         elif option == "ttl":
             value = validate_duration(value, "ttl")
+        elif option == "resource_policy":
+            # Velero reads the policy from a ConfigMap in its own namespace (spec_hooks.fs_backup_policy builds one).
+            value = {"kind": "configmap", "name": value}
         spec[field] = value
     return spec
 
 
 def backup_spec(params):
-    return _spec_from(params, BACKUP_SPEC_FIELDS)
+    """A Backup's spec (or a Schedule's template) from the module options; spec hooks are checked before anything is created."""
+    spec = _spec_from(params, BACKUP_SPEC_FIELDS)
+    if "hooks" in spec:
+        spec["hooks"] = validate_spec_hooks(spec["hooks"])
+    return spec
 
 
 def restore_spec(params):
