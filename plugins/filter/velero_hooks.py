@@ -7,8 +7,10 @@
 The documentation of each filter is in the YAML file named after it. The
 filters are module_utils functions (pod_hooks.py for the manifests,
 workload_env.py and hook_record.py for hooking a live workload,
-pg_dump.py, pg_replay.py and pg_commands.py for PostgreSQL), so modules and roles share the logic; this
-file only turns their InputError into AnsibleFilterError.
+spec_hooks.py for Velero's Backup-spec hooks and their resource policy,
+pg_dump.py, pg_replay.py and pg_commands.py for PostgreSQL), so modules and
+roles share the logic; this file only turns their InputError into
+AnsibleFilterError.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,13 +20,15 @@ __metaclass__ = type
 import functools
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.module_utils import hook_record, pg_commands, pg_dump, pg_replay, pod_hooks, workload_env
+from ansible_collections.appsnap.velero.plugins.module_utils import hook_record, pg_commands, pg_dump, pg_replay, pod_hooks, spec_hooks, workload_env
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 FILTERS = {
     "backup_hooks": pod_hooks.backup_hooks,
     "backup_volume": pod_hooks.backup_volume,
     "restore_hooks": pod_hooks.restore_hooks,
+    "backup_spec_hooks": spec_hooks.backup_spec_hooks,
+    "fs_backup_policy": spec_hooks.fs_backup_policy,
     "record_hooks": hook_record.record_hooks,
     "remove_hooks": hook_record.remove_hooks,
     "hooks_patch": hook_record.hooks_patch,
