@@ -32,22 +32,21 @@ docs say otherwise, the code is what runs):
   silently becomes Velero's default. Hence every key is checked here.
 
 Nothing here talks to a cluster or imports Ansible; the backup and schedule
-modules (through velero_spec.backup_spec) and the filters share it.
+modules (checked_backup_spec, and the pre-flight through pod_backup_hooks)
+and the filters share it.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.appsnap.velero.plugins.module_utils import validation
+from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks, validation, velero_spec
 from ansible_collections.appsnap.velero.plugins.module_utils.pod_hooks import normalize_backup_hook
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, check_keys, validate_dns1123_label
 
 PHASES = ("pre", "post")
 _ENTRY_KEYS = ("name", "includedNamespaces", "excludedNamespaces", "includedResources", "excludedResources", "labelSelector") + PHASES
 _LIST_KEYS = ("includedNamespaces", "excludedNamespaces", "includedResources", "excludedResources")
-# The names under which Velero's resource filter finds pods ("*": everything).
-_POD_RESOURCES = ("*", "pods", "pod", "po")
 
 # Velero's SupportedVolume names (internal/resourcepolicies/volume_types_conditions.go). Velero does not check them:
 # a misspelt type matches no volume, and the volume is silently not backed up.
@@ -86,9 +85,8 @@ def _exec_hook(item, what, require_container):
 
 
 def _admits_pods(entry, what):
-    included = [r.lower() for r in entry.get("includedResources") or []]
-    excluded = [r.lower() for r in entry.get("excludedResources") or []]
-    if (included and not set(included) & set(_POD_RESOURCES)) or set(excluded) & set(_POD_RESOURCES):
+    included, excluded = entry.get("includedResources") or [], entry.get("excludedResources") or []
+    if not velero_spec.covers_pods(included, excluded):
         raise InputError(
             "%s would never run: Velero runs hooks on pods only, and includedResources %r / excludedResources %r leave pods out. "
             "Use includedResources: [pods], or leave both out." % (what, included, excluded)
@@ -134,6 +132,36 @@ def validate_spec_hooks(hooks, what="hooks", require_container=False):
     if not isinstance(resources, list):
         raise InputError("%s.resources must be a list of hook entries ({name, includedNamespaces, labelSelector, pre, post}), got %r." % (what, resources))
     return {"resources": [_resource_entry(entry, "%s.resources[%d]" % (what, i), require_container) for i, entry in enumerate(resources)]}
+
+
+def checked_backup_spec(params):
+    """A Backup's spec, or a Schedule's template, from the module options, its hooks checked: what backup and schedule send."""
+    spec = velero_spec.backup_spec(params)
+    if spec.get("hooks") is not None:
+        spec["hooks"] = validate_spec_hooks(spec["hooks"])
+    return spec
+
+
+def pod_backup_hooks(hooks, pod):
+    """The backup hooks Velero will run in a live pod, [{"phase", "on_error"}] as pod_hooks.live_backup_hooks.
+
+    Per phase, the pod's annotations if it has that phase's hook, else every entry of the Backup's (checked) ``hooks``
+    that selects the pod; on_error is Fail when any of that phase's hooks says Fail.
+    """
+    annotated = pod_hooks.live_backup_hooks(pod)
+    metadata = pod.get("metadata") or {}
+    found = dict((h["phase"], h["on_error"]) for h in annotated)
+    for entry in (hooks or {}).get("resources") or []:
+        if not (velero_spec.namespace_covered(metadata.get("namespace"), entry.get("includedNamespaces"), entry.get("excludedNamespaces"))
+                and velero_spec.covers_pods(entry.get("includedResources"), entry.get("excludedResources"))
+                and velero_spec.selector_matches(entry.get("labelSelector"), metadata.get("labels"))):
+            continue
+        for phase in PHASES:
+            if any(h["phase"] == phase for h in annotated) or not entry.get(phase):
+                continue
+            fatal = found.get(phase) == "Fail" or any(item["exec"].get("onError") == "Fail" for item in entry[phase])
+            found[phase] = "Fail" if fatal else "Continue"
+    return [{"phase": phase, "on_error": found[phase]} for phase in PHASES if phase in found]
 
 
 def backup_spec_hooks(hook, name, namespaces, label_selector, phase="pre"):

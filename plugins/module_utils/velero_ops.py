@@ -11,7 +11,7 @@ __metaclass__ = type
 import copy
 import time
 
-from ansible_collections.appsnap.velero.plugins.module_utils import velero_preflight, velero_spec, velero_waiter
+from ansible_collections.appsnap.velero.plugins.module_utils import spec_hooks, velero_preflight, velero_spec, velero_waiter
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroClient, VeleroError
 from ansible_collections.appsnap.velero.plugins.module_utils.velero_logs import VeleroLogs
@@ -117,7 +117,7 @@ def _metadata(params, prefix):
 
 def backup_present(velero, params):
     started = time.monotonic()
-    definition = {"kind": "Backup", "metadata": _metadata(params, "appsnap-backup-"), "spec": velero_spec.backup_spec(params)}
+    definition = {"kind": "Backup", "metadata": _metadata(params, "appsnap-backup-"), "spec": spec_hooks.checked_backup_spec(params)}
     return create_and_wait(velero, "Backup", definition, params, started)
 
 
@@ -263,7 +263,7 @@ def _schedule_state(velero, params):
             return {"changed": False, "result": None, "diff": {"before": {}, "after": {}}}
         velero.client.delete("Schedule", name)
         return {"changed": True, "result": existing, "diff": {"before": existing.get("spec"), "after": {}}}
-    desired = {"schedule": params["schedule"], "template": velero_spec.backup_spec(params), "paused": bool(params["paused"])}
+    desired = {"schedule": params["schedule"], "template": spec_hooks.checked_backup_spec(params), "paused": bool(params["paused"])}
     # Velero consumes skipImmediately (resets it to false) once it has skipped, so it is
     # sent when the schedule starts running (created or unpaused) and never compared.
     skip = {} if params.get("skip_immediately") is None else {"skipImmediately": params["skip_immediately"]}

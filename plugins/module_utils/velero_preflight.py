@@ -5,8 +5,9 @@
 """Pre-flight: before any write, prove that Velero can do the work.
 
 ``Preflight``: the CRDs, the storage location, a running server of a supported version.
-``WorkloadPreflight``: what a Backup covers, before it is created: hooked pods that can
-run their hooks, and a ready node-agent when file-system backup is needed.
+``WorkloadPreflight``: what a Backup covers, before it is created: hooked pods (by annotation
+or by the Backup's spec hooks) that can run their hooks, the resource policy it names, and a
+ready node-agent when file-system backup is needed.
 The rules themselves (version, readiness) are plain functions, so unit tests reach them.
 """
 
@@ -16,7 +17,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks, velero_spec
+from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks, spec_hooks, velero_spec
 from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroError
 
 # The oldest Velero this collection supports, and why. Before 1.18.3 the restore finalizer waited for
@@ -195,8 +196,10 @@ class WorkloadPreflight(object):
         """Check the pods a Backup spec covers (``hooks``: that hooked ones are ready) and the node-agent it needs."""
         pods = self.pods_in_scope(spec) if read_pods else []
         if hooks:
-            self.check_hooked_pods(pods)
+            self.check_hooked_pods(pods, spec.get("hooks"))
         reasons = ["default_volumes_to_fs_backup is true"] if spec.get("defaultVolumesToFsBackup") else []
+        if spec.get("resourcePolicy") and self.policy_copies_volumes(spec["resourcePolicy"]["name"]):
+            reasons.append("resource_policy %s has an fs-backup volume policy" % spec["resourcePolicy"]["name"])
         opted = ["%s (%s)" % (pod_name(p), ",".join(pod_hooks.live_fs_backup_volumes(p))) for p in pods if pod_hooks.live_fs_backup_volumes(p)]
         if opted:
             more = " and %d more" % (len(opted) - 3) if len(opted) > 3 else ""
@@ -224,15 +227,35 @@ class WorkloadPreflight(object):
             and not finished_job_pod(pod)
         ]
 
-    def check_hooked_pods(self, pods):
-        """Velero runs a pod's backup hooks only in a running pod: a fatal hook (on-error Fail) fails the backup."""
+    def policy_copies_volumes(self, name):
+        """Whether the resource-policy ConfigMap ``name`` has an fs-backup volume policy; fails when Velero could not read it."""
+        namespace = self.client.namespace
+        config_map = self.client.get("ConfigMap", name, api_version="v1")
+        if config_map is None:
+            raise VeleroError(
+                "resource_policy %r names no ConfigMap in namespace %s; Velero would fail the backup's validation. Create it "
+                "(appsnap.velero.fs_backup_policy builds one that copies emptyDir volumes) or drop resource_policy." % (name, namespace)
+            )
+        data = config_map.get("data") or {}
+        if len(data) != 1:
+            raise VeleroError(
+                "ConfigMap %s/%s holds %d data keys; Velero reads a resource policy only from a ConfigMap with exactly one. "
+                "Keep the policy's YAML under one key." % (namespace, name, len(data))
+            )
+        return re.search(r"type:\s*[\x22']?fs-backup", list(data.values())[0] or "") is not None
+
+    def check_hooked_pods(self, pods, hooks=None):
+        """Velero runs a pod's backup hooks only in a running pod: a fatal hook (on-error Fail) fails the backup.
+
+        A pod's hooks are its annotations, or the entries of the Backup's ``hooks`` that select it (spec_hooks).
+        """
         fatal, tolerated = [], []
         for pod in pods:
-            hooks = pod_hooks.live_backup_hooks(pod)
-            problem = pod_not_ready(pod) if hooks else None
+            hooks_of_pod = spec_hooks.pod_backup_hooks(hooks, pod)
+            problem = pod_not_ready(pod) if hooks_of_pod else None
             if problem:
-                entry = "pod %s (%s hook) is %s" % (pod_name(pod), " and ".join(h["phase"] for h in hooks), problem)
-                (fatal if any(h["on_error"] == "Fail" for h in hooks) else tolerated).append((pod["metadata"], entry))
+                entry = "pod %s (%s hook) is %s" % (pod_name(pod), " and ".join(h["phase"] for h in hooks_of_pod), problem)
+                (fatal if any(h["on_error"] == "Fail" for h in hooks_of_pod) else tolerated).append((pod["metadata"], entry))
         for _metadata, entry in tolerated:
             self.warn("%s; its backup hook (on-error Continue) will fail and the backup will go on without it." % entry)
         if fatal:
@@ -241,8 +264,8 @@ class WorkloadPreflight(object):
                 "The backup's hooks would fail: %s. Velero runs a hook only in a running pod, and in one that is not Ready "
                 "the application the hook talks to is not up either; with on-error Fail that fails the backup. Wait until "
                 "the pod is Running and Ready (kubectl -n %s wait --for=condition=Ready pod/%s), or leave it out of the "
-                "backup (excluded_namespaces, a label_selector it does not match, or remove its hook annotations); "
-                "preflight_pods: false skips this check." % ("; ".join(e for _m, e in fatal), first["namespace"], first["name"])
+                "backup (excluded_namespaces, a label_selector it does not match, or remove its hook annotations or the "
+                "spec hook that selects it); preflight_pods: false skips this check." % ("; ".join(e for _m, e in fatal), first["namespace"], first["name"])
             )
 
     def check_node_agent(self, why):

@@ -16,7 +16,6 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.appsnap.velero.plugins.module_utils.spec_hooks import validate_spec_hooks
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, duration_seconds, label_selector, validate_duration
 
 # Module option -> Backup spec field. The same table serves Schedule templates.
@@ -156,11 +155,8 @@ def _spec_from(params, fields):
 
 
 def backup_spec(params):
-    """A Backup's spec (or a Schedule's template) from the module options; spec hooks are checked before anything is created."""
-    spec = _spec_from(params, BACKUP_SPEC_FIELDS)
-    if "hooks" in spec:
-        spec["hooks"] = validate_spec_hooks(spec["hooks"])
-    return spec
+    """A Backup's spec (or a Schedule's template) from the module options; spec_hooks.checked_backup_spec also checks its hooks."""
+    return _spec_from(params, BACKUP_SPEC_FIELDS)
 
 
 def restore_spec(params):

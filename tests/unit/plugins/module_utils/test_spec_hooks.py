@@ -37,7 +37,7 @@ def test_pg_dump_hook_becomes_one_spec_entry_in_velero_spelling():
         }]
     }
     # What the modules would send is exactly what the filter built: the validator is idempotent on its own output.
-    assert velero_spec.backup_spec({"hooks": hooks})["hooks"] == hooks
+    assert sh.checked_backup_spec({"hooks": hooks})["hooks"] == hooks
     assert json.loads(json.dumps(hooks)) == hooks
 
 
@@ -91,7 +91,7 @@ def test_filter_wraps_errors_and_is_registered():
         F["fs_backup_policy"]("p", volume_types=["emptydir"])
 
 
-# The modules' hooks option: validate_spec_hooks through velero_spec.backup_spec, the one path backup and schedule take.
+# The modules' hooks option: validate_spec_hooks through checked_backup_spec, the one path backup and schedule take.
 
 def test_module_hooks_get_an_explicit_on_error_and_keep_the_rest():
     hooks = {"resources": [{
@@ -99,14 +99,14 @@ def test_module_hooks_get_an_explicit_on_error_and_keep_the_rest():
         "labelSelector": "app=pg", "pre": [{"exec": {"command": ["/bin/true"], "timeout": "90s"}}],
         "post": [{"exec": {"command": ["/bin/true"], "onError": "Continue", "container": "pg"}}],
     }]}
-    spec = velero_spec.backup_spec({"hooks": hooks, "included_namespaces": ["db"]})
+    spec = sh.checked_backup_spec({"hooks": hooks, "included_namespaces": ["db"]})
     resource = spec["hooks"]["resources"][0]
     assert resource["labelSelector"] == {"matchLabels": {"app": "pg"}}
     assert resource["pre"] == [{"exec": {"command": ["/bin/true"], "onError": "Fail", "timeout": "90s"}}]
     assert resource["post"] == [{"exec": {"command": ["/bin/true"], "onError": "Continue", "container": "pg"}}]
     assert resource["excludedNamespaces"] == ["kube-system"]
     # A container is not required here: Velero's first-container default is the user's to choose in a raw spec.
-    assert velero_spec.backup_spec({"hooks": {"resources": []}})["hooks"] == {"resources": []}
+    assert sh.checked_backup_spec({"hooks": {"resources": []}})["hooks"] == {"resources": []}
 
 
 @pytest.mark.parametrize("hooks,expected", [
@@ -138,10 +138,46 @@ def test_module_hooks_get_an_explicit_on_error_and_keep_the_rest():
                      "pre": [{"exec": {"command": ["a"]}}]}]}, "matchExpressions[0].operator must be one of In, NotIn, Exists, DoesNotExist"),
 ])
 def test_module_hooks_errors_name_the_fix(hooks, expected):
-    # backup_spec builds a Backup's spec and a Schedule's template alike (velero_ops), before anything is created.
+    # checked_backup_spec builds a Backup's spec and a Schedule's template alike (velero_ops), before anything is created.
     with pytest.raises(InputError) as error:
-        velero_spec.backup_spec({"hooks": hooks})
+        sh.checked_backup_spec({"hooks": hooks})
     assert expected in str(error.value)
+
+
+def test_backup_and_schedule_check_hooks_before_touching_the_cluster():
+    from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
+
+    class NoCluster(object):
+        """Only the Schedule lookup comes before the spec is built; any write would fail loudly."""
+
+        class client(object):
+            @staticmethod
+            def get(kind, name):
+                return None
+
+    bad = {"resources": [{"name": "h", "pre": [{"exec": {"command": ["a"], "on_error": "Fail"}}]}]}
+    with pytest.raises(InputError, match="unknown keys on_error"):
+        velero_ops.backup_present(NoCluster, {"name": "b", "hooks": bad})
+    with pytest.raises(InputError, match="unknown keys on_error"):
+        velero_ops.schedule_state(NoCluster, {"name": "s", "state": "present", "schedule": "@daily", "paused": False, "hooks": bad})
+
+
+def test_pod_backup_hooks_follow_velero_selection_and_annotation_precedence():
+    hooks = sh.checked_backup_spec({"hooks": {"resources": [
+        {"name": "dump", "includedNamespaces": ["db"], "labelSelector": "app=pg", "pre": [{"exec": {"command": ["a"]}}]},
+        {"name": "note", "includedNamespaces": ["db"], "post": [{"exec": {"command": ["b"], "onError": "Continue"}}]},
+    ]}})["hooks"]
+
+    def pod(namespace="db", labels=None, annotations=None):
+        return {"metadata": {"namespace": namespace, "labels": labels or {}, "annotations": annotations or {}}}
+
+    assert sh.pod_backup_hooks(hooks, pod(labels={"app": "pg"})) == [{"phase": "pre", "on_error": "Fail"}, {"phase": "post", "on_error": "Continue"}]
+    assert sh.pod_backup_hooks(hooks, pod(labels={"app": "web"})) == [{"phase": "post", "on_error": "Continue"}]
+    assert sh.pod_backup_hooks(hooks, pod("other", labels={"app": "pg"})) == []
+    # A pod's own pre hook annotation replaces the spec's pre hooks; its post phase still comes from the spec.
+    annotated = pod(labels={"app": "pg"}, annotations={"pre.hook.backup.velero.io/command": '["x"]', "pre.hook.backup.velero.io/on-error": "Continue"})
+    assert sh.pod_backup_hooks(hooks, annotated) == [{"phase": "pre", "on_error": "Continue"}, {"phase": "post", "on_error": "Continue"}]
+    assert sh.pod_backup_hooks(None, pod(labels={"app": "pg"})) == []
 
 
 def test_restore_hooks_are_not_checked_as_backup_hooks():
@@ -190,6 +226,6 @@ def test_fs_backup_policy_errors(args, expected):
 
 
 def test_resource_policy_option_names_the_configmap():
-    spec = velero_spec.backup_spec({"resource_policy": "appsnap-fsb", "default_volumes_to_fs_backup": None})
+    spec = sh.checked_backup_spec({"resource_policy": "appsnap-fsb", "default_volumes_to_fs_backup": None})
     assert spec == {"resourcePolicy": {"kind": "configmap", "name": "appsnap-fsb"}}
     assert velero_spec.spec_differences(spec, {"resourcePolicy": {"kind": "configmap", "name": "appsnap-fsb"}}) == []

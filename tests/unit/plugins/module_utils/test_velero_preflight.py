@@ -304,3 +304,42 @@ def test_fs_backup_needs_the_node_agent():
 def test_a_pod_list_denied_names_the_way_out():
     with pytest.raises(VeleroError, match="Permission denied.*Or set preflight_pods: false"):
         run_workload([], {"includedNamespaces": ["app"]}, forbid_pods=True)
+
+
+# --- spec hooks and resource policies (spec_hooks) ---------------------------------------------------------------
+
+def spec_with_hooks(on_error="Fail"):
+    from ansible_collections.appsnap.velero.plugins.module_utils import spec_hooks
+
+    hook = {"command": ["/bin/true"], "container": "postgres", "on_error": on_error}
+    return {"includedNamespaces": ["app"], "hooks": spec_hooks.backup_spec_hooks(hook, "dump", "app", "app=db")}
+
+
+def test_a_pod_a_spec_hook_selects_is_checked_like_an_annotated_one():
+    with pytest.raises(VeleroError, match=r"pod app/db-0 \(pre hook\) is Running, Ready=False"):
+        run_workload([pod("db-0", ready=False, labels={"app": "db"})], spec_with_hooks())
+    _client, warnings = run_workload([pod("db-0", ready=False, labels={"app": "db"})], spec_with_hooks("Continue"))
+    assert len(warnings) == 1 and "pod app/db-0 (pre hook)" in warnings[0]
+    # Not selected by the hook's labels: nothing to check.
+    run_workload([pod("web", ready=False, labels={"app": "web"})], spec_with_hooks())
+
+
+def policy(name, text, extra=None):
+    data = dict({"policies.yaml": text}, **(extra or {}))
+    return {"kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+
+
+def test_a_resource_policy_must_exist_and_an_fs_backup_one_needs_the_node_agent():
+    from ansible_collections.appsnap.velero.plugins.module_utils import spec_hooks
+
+    spec = {"resourcePolicy": {"kind": "configmap", "name": "fsb"}}
+    with pytest.raises(VeleroError, match="resource_policy 'fsb' names no ConfigMap in namespace velero.*fs_backup_policy"):
+        run_workload([], spec, read_pods=False)
+    with pytest.raises(VeleroError, match="holds 2 data keys"):
+        run_workload([policy("fsb", "version: v1", {"other": "x"})], spec, read_pods=False)
+    made = spec_hooks.fs_backup_policy("fsb")
+    with pytest.raises(VeleroError, match="resource_policy fsb has an fs-backup volume policy.*does not exist"):
+        run_workload([dict(made, kind="ConfigMap")], spec, read_pods=False)
+    run_workload([dict(made, kind="ConfigMap"), node_agent()], spec, read_pods=False)
+    skip_only = "version: v1\nvolumePolicies:\n- conditions:\n    volumeTypes: [hostPath]\n  action:\n    type: skip\n"
+    run_workload([policy("fsb", skip_only)], spec, read_pods=False)  # copies nothing: no node-agent needed
