@@ -134,11 +134,12 @@ def test_bad_hooks_fail_before_anything_is_created(run_module, opdb, kubectl):
         assert kubectl.run("-n", "velero", "get", module, object_name, check=False).returncode != 0
 
 
-def test_missing_resource_policy_is_named(run_module, opdb):
-    missing = "no-such-policy-" + uuid.uuid4().hex[:6]
-    result = run_module("backup", {"name": name("nopolicy"), "included_namespaces": [opdb["namespace"]], "resource_policy": missing})
-    assert result.get("failed") is True and result["phase"] == "FailedValidation", result.get("msg")
-    assert missing in result["msg"] and "ResourcePolicies" in result["msg"], result["msg"]
+def test_a_missing_resource_policy_fails_before_the_backup_exists(run_module, opdb, kubectl):
+    missing, backup = "no-such-policy-" + uuid.uuid4().hex[:6], name("nopolicy")
+    result = run_module("backup", {"name": backup, "included_namespaces": [opdb["namespace"]], "resource_policy": missing})
+    assert result.get("failed") is True, result
+    assert "resource_policy %r names no ConfigMap in namespace velero" % missing in result["msg"] and "fs_backup_policy" in result["msg"]
+    assert kubectl.run("-n", "velero", "get", "backup", backup, check=False).returncode != 0
 
 
 def test_spec_hook_dumps_into_the_pods_own_volume_and_fsb_copies_it(run_module, opdb, kubectl):
