@@ -122,7 +122,10 @@ options:
       - The name of a resource-policy ConfigMap in O(velero_namespace), sent as the Backup's C(resourcePolicy).
       - P(appsnap.velero.fs_backup_policy#filter) builds one whose volume policy backs up emptyDir volumes with
         file-system backup, so that a dump volume is copied without the pod's C(backup.velero.io/backup-volumes)
-        annotation. Velero fails the backup validation when the ConfigMap is missing.
+        annotation.
+      - Before the Backup or Schedule is created the ConfigMap must exist with one data key (Velero would fail the
+        backup's validation otherwise), and when its policy has an C(fs-backup) action the C(node-agent) must be ready
+        (see O(preflight_pods)).
     type: str
 """
 
@@ -135,12 +138,13 @@ options:
         matching O(label_selector), unless the resource filters leave pods out. Pods of Jobs that have finished are
         skipped.
       - M(appsnap.velero.backup) fails when one of them carries a backup hook annotation
-        (C(pre.hook.backup.velero.io/command) or C(post.hook.backup.velero.io/command)) with C(on-error) V(Fail) and is
+        (C(pre.hook.backup.velero.io/command) or C(post.hook.backup.velero.io/command)) with C(on-error) V(Fail), or is
+        selected by a hook of O(hooks) with C(onError) V(Fail) (for a phase its annotations do not set), and is
         not Running and Ready. Velero runs hooks only in running pods and fails the backup otherwise. The message names
         the pod, its phase and conditions. With C(on-error) V(Continue) (Velero's reading of an unset one) it warns
         instead. M(appsnap.velero.schedule) does not check this, since the pod may be ready by the time the schedule runs.
-      - File-system backup is needed when O(default_volumes_to_fs_backup=true) or when one of these pods has the
-        C(backup.velero.io/backup-volumes) annotation. Then the C(node-agent) DaemonSet in O(velero_namespace) must exist
+      - File-system backup is needed when O(default_volumes_to_fs_backup=true), when O(resource_policy) has an
+        C(fs-backup) volume policy, or when one of these pods has the C(backup.velero.io/backup-volumes) annotation. Then the C(node-agent) DaemonSet in O(velero_namespace) must exist
         (C(velero install --use-node-agent)) and have every pod it schedules ready, at least one.
       - Set V(false) to skip reading pods, for example when the job may not list pods in the namespaces the backup
         covers. O(default_volumes_to_fs_backup=true) still checks the node-agent.
