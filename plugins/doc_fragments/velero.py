@@ -144,8 +144,9 @@ options:
         the pod, its phase and conditions. With C(on-error) V(Continue) (Velero's reading of an unset one) it warns
         instead. M(appsnap.velero.schedule) does not check this, since the pod may be ready by the time the schedule runs.
       - File-system backup is needed when O(default_volumes_to_fs_backup=true), when O(resource_policy) has an
-        C(fs-backup) volume policy, or when one of these pods has the C(backup.velero.io/backup-volumes) annotation. Then the C(node-agent) DaemonSet in O(velero_namespace) must exist
-        (C(velero install --use-node-agent)) and have every pod it schedules ready, at least one.
+        C(fs-backup) volume policy, or when one of these pods has the C(backup.velero.io/backup-volumes) annotation.
+        Then the C(node-agent) DaemonSet in O(velero_namespace) must exist (C(velero install --use-node-agent)) and have
+        every pod it schedules ready, at least one.
       - Set V(false) to skip reading pods, for example when the job may not list pods in the namespaces the backup
         covers. O(default_volumes_to_fs_backup=true) still checks the node-agent.
     type: bool

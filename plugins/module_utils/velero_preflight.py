@@ -227,15 +227,20 @@ class WorkloadPreflight(object):
             and not finished_job_pod(pod)
         ]
 
+    def existing(self, kind, name, api_version, missing):
+        """The object ``name`` of ``kind`` in Velero's namespace; a VeleroError saying ``missing`` when there is none."""
+        obj = self.client.get(kind, name, api_version=api_version)
+        if obj is None:
+            raise VeleroError(missing)
+        return obj
+
     def policy_copies_volumes(self, name):
         """Whether the resource-policy ConfigMap ``name`` has an fs-backup volume policy; fails when Velero could not read it."""
         namespace = self.client.namespace
-        config_map = self.client.get("ConfigMap", name, api_version="v1")
-        if config_map is None:
-            raise VeleroError(
-                "resource_policy %r names no ConfigMap in namespace %s; Velero would fail the backup's validation. Create it "
-                "(appsnap.velero.fs_backup_policy builds one that copies emptyDir volumes) or drop resource_policy." % (name, namespace)
-            )
+        config_map = self.existing("ConfigMap", name, "v1", (
+            "resource_policy %r names no ConfigMap in namespace %s; Velero would fail the backup's validation. Create it "
+            "(appsnap.velero.fs_backup_policy builds one that copies emptyDir volumes) or drop resource_policy." % (name, namespace)
+        ))
         data = config_map.get("data") or {}
         if len(data) != 1:
             raise VeleroError(
@@ -271,12 +276,10 @@ class WorkloadPreflight(object):
     def check_node_agent(self, why):
         """File-system backup runs in the node-agent DaemonSet: it must exist and every one of its pods be ready."""
         namespace = self.client.namespace
-        daemonset = self.client.get("DaemonSet", NODE_AGENT, api_version="apps/v1")
-        if daemonset is None:
-            raise VeleroError(
-                "This backup needs file-system backup (%s), but the node-agent DaemonSet %s/%s does not exist. Install it: "
-                "velero install --use-node-agent (with the flags of the first install)." % (why, namespace, NODE_AGENT)
-            )
+        daemonset = self.existing("DaemonSet", NODE_AGENT, "apps/v1", (
+            "This backup needs file-system backup (%s), but the node-agent DaemonSet %s/%s does not exist. Install it: "
+            "velero install --use-node-agent (with the flags of the first install)." % (why, namespace, NODE_AGENT)
+        ))
         problem = node_agent_problem(daemonset)
         if problem:
             raise VeleroError(
