@@ -303,8 +303,8 @@ def test_non_root_statefulset_with_the_password_in_a_file_comes_back_whole(run_p
     assert hook(run_playbook, namespace, "StatefulSet", "shop-db")["databases"] == ["shop"]
     pod = running_pod(kubectl, namespace, "shop-db")
     assert pod["spec"]["containers"][0]["name"] == "metrics"
-    assert in_pod(kubectl, namespace, pod["metadata"]["name"], "postgres", "id -u; echo \"$PGDATA\"; psql -X -At --dbname=shop -c 'SHOW data_directory'").split() == [
-        "1001", "/srv/pg/cluster/main", "/srv/pg/cluster/main"]
+    where = in_pod(kubectl, namespace, pod["metadata"]["name"], "postgres", "id -u; echo \"$PGDATA\"; psql -X -At --dbname=shop -c 'SHOW data_directory'")
+    assert where.split() == ["1001", "/srv/pg/cluster/main", "/srv/pg/cluster/main"]
 
     round_trip(run_playbook, kubectl, [namespace], "StatefulSet", "shop-db", "shop",
                {"restore_workload_kind": "StatefulSet", "restore_workload_name": "shop-db"})
