@@ -166,9 +166,9 @@ def namespace_selector(namespaces):
     """The label selector of the Backups that hold all of ``namespaces``, as namespace_labels labels them.
 
     One namespace: ``appsnap.velero/namespace=<name>`` (backups of that namespace alone, old and new); several:
-    every ``namespace.appsnap.velero/<name>`` label present.
+    ``namespace.appsnap.velero/<name>=true`` for each, equality only, as the backup_info and restore modules take it.
     """
     names = check_namespaces(namespaces)
     if len(names) == 1:
         return "%s=%s" % (NAMESPACE_LABEL, names[0])
-    return ",".join(NAMESPACE_LABEL_PREFIX + name for name in names)
+    return ",".join("%s%s=true" % (NAMESPACE_LABEL_PREFIX, name) for name in names)

@@ -117,16 +117,15 @@ def test_one_namespace_keeps_the_old_label_and_several_get_one_label_each():
     assert F["namespace_labels"]("shop") == {"namespace.appsnap.velero/shop": "true", "appsnap.velero/namespace": "shop"}
     assert F["namespace_labels"](["shop", "stock"]) == {"namespace.appsnap.velero/shop": "true", "namespace.appsnap.velero/stock": "true"}
     assert F["namespace_selector"](["shop"]) == "appsnap.velero/namespace=shop"
-    assert F["namespace_selector"](["shop", "stock"]) == "namespace.appsnap.velero/shop,namespace.appsnap.velero/stock"
+    assert F["namespace_selector"](["shop", "stock"]) == "namespace.appsnap.velero/shop=true,namespace.appsnap.velero/stock=true"
 
 
 def _matches(selector, labels):
-    """A label selector of equality and existence requirements, as the API server applies it."""
-    for requirement in selector.split(","):
-        key, _eq, value = requirement.partition("=")
-        if key not in labels or (value and labels[key] != value):
-            return False
-    return True
+    """A label selector of equalities, parsed as the backup_info module parses it, applied as the API server does."""
+    from ansible_collections.appsnap.velero.plugins.module_utils import velero_spec
+
+    wanted = velero_spec.label_selector(selector)["matchLabels"]
+    return all(labels.get(key) == value for key, value in wanted.items())
 
 
 @pytest.mark.parametrize("backup, wanted, found", [
