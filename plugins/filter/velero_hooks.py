@@ -8,6 +8,7 @@ The documentation of each filter is in the YAML file named after it. The
 filters are module_utils functions (pod_hooks.py for the manifests,
 workload_env.py and hook_record.py for hooking a live workload,
 spec_hooks.py for Velero's Backup-spec hooks and their resource policy,
+targets.py for the namespaces and pods the roles work on,
 pg_dump.py, pg_replay.py and pg_commands.py for PostgreSQL), so modules and
 roles share the logic; this file only turns their InputError into
 AnsibleFilterError.
@@ -20,7 +21,7 @@ __metaclass__ = type
 import functools
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.module_utils import hook_record, pg_commands, pg_dump, pg_replay, pod_hooks, spec_hooks, workload_env
+from ansible_collections.appsnap.velero.plugins.module_utils import hook_record, pg_commands, pg_dump, pg_replay, pod_hooks, spec_hooks, targets, workload_env
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 FILTERS = {
@@ -35,6 +36,10 @@ FILTERS = {
     "matching_containers": workload_env.matching_containers,
     "env_sources": workload_env.env_sources,
     "container_env": workload_env.container_env,
+    "pod_selector": targets.pod_selector,
+    "pod_targets": targets.pod_targets,
+    "namespace_labels": targets.namespace_labels,
+    "namespace_selector": targets.namespace_selector,
     "pg_dump_hook": pg_dump.pg_dump_hook,
     "pg_shell": pg_commands.pg_shell,
     "pg_query": pg_commands.pg_query,

@@ -252,16 +252,23 @@ def check_expectations(backup, volumes, storage_location, expect, now=None):
     if summary["hooks_attempted"] < minimum:
         problems.append("%d hook(s) ran, expected at least %d" % (summary["hooks_attempted"], minimum))
     for wanted in expect.get("volumes") or []:
-        matches = [v for v in volumes if v["volume"] == wanted["name"] and (not wanted.get("pod") or v["pod"] == wanted["pod"])]
-        where = "volume %s%s" % (wanted["name"], " of pod %s" % wanted["pod"] if wanted.get("pod") else "")
+        matches = [
+            v for v in volumes
+            if v["volume"] == wanted["name"]
+            and (not wanted.get("pod") or v["pod"] == wanted["pod"])
+            and (not wanted.get("namespace") or v["pod_namespace"] == wanted["namespace"])
+        ]
         if not matches:
+            pod = "/".join(n for n in (wanted.get("namespace"), wanted.get("pod")) if n)
+            where = "volume %s%s" % (wanted["name"], " of pod %s" % pod if wanted.get("pod") else " in namespace %s" % pod if pod else "")
             problems.append("%s was not backed up (no PodVolumeBackup); check the backup.velero.io/backup-volumes annotation" % where)
             continue
         for volume in matches:
+            where = "volume %s of pod %s/%s" % (wanted["name"], volume["pod_namespace"], volume["pod"])
             if volume["phase"] != "Completed":
-                problems.append("%s of pod %s is %s: %s" % (where, volume["pod"], volume["phase"], volume["message"] or "no message"))
+                problems.append("%s is %s: %s" % (where, volume["phase"], volume["message"] or "no message"))
             elif volume["bytes"] < (wanted.get("min_bytes") or 0):
-                problems.append("%s of pod %s holds %d bytes, expected at least %d" % (where, volume["pod"], volume["bytes"], wanted["min_bytes"]))
+                problems.append("%s holds %d bytes, expected at least %d" % (where, volume["bytes"], wanted["min_bytes"]))
     if expect.get("max_age"):
         completed = parse_timestamp((backup.get("status") or {}).get("completionTimestamp"))
         limit = duration_seconds(expect["max_age"])

@@ -50,6 +50,9 @@ options:
       pod:
         description: Only this pod's volume.
         type: str
+      namespace:
+        description: Only the volume of a pod in this namespace, where several namespaces have a pod of that name.
+        type: str
       min_bytes:
         description: The least number of bytes backed up.
         type: int
@@ -150,7 +153,7 @@ def main():
             volumes=dict(
                 type="list",
                 elements="dict",
-                options=dict(name=dict(type="str", required=True), pod=dict(type="str"), min_bytes=dict(type="int", default=1)),
+                options=dict(name=dict(type="str", required=True), pod=dict(type="str"), namespace=dict(type="str"), min_bytes=dict(type="int", default=1)),
             ),
             max_age=dict(type="str"),
             storage_location_available=dict(type="bool", default=True),

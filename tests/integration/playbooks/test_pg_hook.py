@@ -3,8 +3,13 @@
 Each workload is hooked in place (check mode with a diff first, which changes nothing; a second run changes nothing),
 backed up with appsnap.velero.backup (the hook runs in the PostgreSQL container, not the first one, and the dump is in
 the pod), and unhooked with pg_hook_state=absent, which gives back the pod template exactly as it was.
+
+Then the whole story with the workload variables instead of a pod name: hooked, seeded, backed up, the namespace deleted,
+restored and replayed, every table's checksum the same as before - a non-root StatefulSet whose password is only in a
+file, and a Deployment in two namespaces at once, with per-pod results.
 """
 import json
+import shlex
 import uuid
 
 import pytest
@@ -197,3 +202,135 @@ def test_which_container_is_postgres_must_be_clear(run_playbook, kubectl, namesp
     hooked, _generation = pod_template(kubectl, namespace, "Deployment", "twins")
     assert hooked["metadata"]["annotations"][PRE + "container"] == "replica"
     assert {"name": "appsnap-backup", "mountPath": "/backup"} in hooked["spec"]["containers"][2]["volumeMounts"]
+
+
+# ---------------------------------------------------------------------------
+# Hooked, backed up, restored and replayed, found by workload or label selector
+# ---------------------------------------------------------------------------
+
+# Each namespace's rows name it, so a dump replayed into the wrong pod would not match.
+SEED_SQL = """
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer text NOT NULL, total numeric(10, 2), placed timestamptz, items jsonb);
+INSERT INTO orders (customer, total, placed, items)
+  SELECT 'customer ' || i || ' of {namespace}', i * 1.25, timestamptz '2025-01-01 00:00:00+00' + i * interval '1 minute',
+         jsonb_build_object('sku', i % 17, 'n', i % 5)
+  FROM generate_series(1, 2000) AS i;
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+INSERT INTO notes SELECT i, repeat(md5(i::text || '{namespace}'), 3) FROM generate_series(1, 300) AS i;
+"""
+
+
+def in_pod(kubectl, namespace, pod, container, script):
+    """Run ``script`` in the container as the collection's roles do: credentials from POSTGRES_* or their _FILE, in the pod."""
+    from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands
+
+    argv = shlex.split(pg_commands.pg_shell(script))
+    return kubectl.run("exec", pod, "-c", container, "--", *argv, namespace=namespace).stdout
+
+
+def seed_and_checksum(kubectl, namespace, pod, container, database):
+    from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands
+
+    in_pod(kubectl, namespace, pod, container, pg_commands.pg_query(database, SEED_SQL.format(namespace=namespace)))
+    return checksums(kubectl, namespace, pod, container, database)
+
+
+def checksums(kubectl, namespace, pod, container, database):
+    from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands
+
+    return json.loads(in_pod(kubectl, namespace, pod, container, pg_commands.pg_query(database, "checksums")))
+
+
+def hook(run_playbook, namespace, kind, name):
+    rc, tasks, _out = run_playbook("appsnap.velero.hook", {"pg_hook_namespace": namespace, "pg_hook_kind": kind, "pg_hook_name": name})
+    assert rc == 0, describe_failure(tasks)
+    return last_result(tasks, "Report what was hooked")["ansible_facts"]["pg_hook_result"]
+
+
+def round_trip(run_playbook, kubectl, namespaces, kind, name, database, restore_vars):
+    """Seed each namespace's pod, back up by workload, delete the namespaces, restore, replay by workload: the data comes back."""
+    pods = dict((ns, running_pod(kubectl, ns, name)["metadata"]["name"]) for ns in namespaces)
+    before = dict((ns, seed_and_checksum(kubectl, ns, pods[ns], "postgres", database)) for ns in namespaces)
+    assert all(len(sums) == 2 and sums["public.orders"]["rows"] == 2000 for sums in before.values()), before
+    workload = {"workload_kind": kind, "workload_name": name}
+
+    rc, tasks, _out = run_playbook("appsnap.velero.backup", dict(
+        dict(("snapshot_" + k, v) for k, v in workload.items()),
+        snapshot_namespaces=namespaces, snapshot_backup_volume="appsnap-backup", snapshot_backup_name="-".join(namespaces)))
+    assert rc == 0, describe_failure(tasks)
+    backup = last_result(tasks, "Report the backup")["ansible_facts"]["snapshot_result"]
+    assert [(p["namespace"], p["pod"], p["container"]) for p in backup["pods"]] == [(ns, pods[ns], "postgres") for ns in namespaces]
+    assert all(p["matches"] and p["bytes"] > 0 for p in backup["pods"]), backup
+    assert int(backup["bytes"]) == sum(p["bytes"] for p in backup["pods"])
+
+    for ns in namespaces:
+        kubectl.run("delete", "namespace", ns, "--timeout=300s")
+    rc, tasks, _out = run_playbook("appsnap.velero.restore", dict(restore_vars, restore_namespaces=namespaces))
+    assert rc == 0, describe_failure(tasks)
+    restored = last_result(tasks, "Report the restore")["ansible_facts"]["restore_result"]
+    assert restored["backup_name"] == backup["name"]
+    assert [(p["namespace"], p["pod"], p["container"]) for p in restored["pods"]] == [(ns, pods[ns], "postgres") for ns in namespaces]
+
+    rc, tasks, _out = run_playbook("appsnap.velero.replay", dict(
+        dict(("pg_replay_" + k, v) for k, v in workload.items()), pg_replay_namespaces=namespaces, pg_replay_databases=[database]))
+    assert rc == 0, describe_failure(tasks)
+    replayed = last_result(tasks, "Report the replay")["ansible_facts"]["pg_replay_result"]
+    assert [(p["namespace"], p["pod"], p["container"], p["ok"]) for p in replayed["pods"]] == [(ns, pods[ns], "postgres", True) for ns in namespaces]
+    assert all(p["databases"] == [{"database": database, "tables": 2, "rows": 2300}] for p in replayed["pods"]), replayed
+    assert int(replayed["rows"]) == 2300 * len(namespaces)
+    for ns in namespaces:
+        assert checksums(kubectl, ns, pods[ns], "postgres", database) == before[ns]
+    return backup, restored, replayed
+
+
+def test_non_root_statefulset_with_the_password_in_a_file_comes_back_whole(run_playbook, kubectl, namespace):
+    """Metrics sidecar first; uid 1001 with fsGroup 1001, PGDATA on a custom path, the credentials only in files of a Secret volume."""
+    container = postgres(env=[
+        {"name": "POSTGRES_USER_FILE", "value": "/run/secrets/db/username"},
+        {"name": "POSTGRES_PASSWORD_FILE", "value": "/run/secrets/db/password"},
+        {"name": "POSTGRES_DB", "value": "shop"},
+    ])
+    container["env"] = [e for e in container["env"] if e["name"] != "PGDATA"] + [{"name": "PGDATA", "value": "/srv/pg/cluster/main"}]
+    container["volumeMounts"] = [{"name": "data", "mountPath": "/srv/pg"}, {"name": "credentials", "mountPath": "/run/secrets/db", "readOnly": True}]
+    container["securityContext"] = {"allowPrivilegeEscalation": False}
+    # An exec'd command has no passwd entry for uid 1001 (only the entrypoint's nss_wrapper does), so libpq needs the user named.
+    container["readinessProbe"]["exec"]["command"] += ["-U", "postgres"]
+    sts = workload("StatefulSet", "shop-db", [sidecar("metrics"), container], {})
+    sts["spec"]["template"]["spec"]["securityContext"] = {"runAsUser": 1001, "runAsGroup": 1001, "fsGroup": 1001, "runAsNonRoot": True}
+    sts["spec"]["template"]["spec"]["volumes"].append({"name": "credentials", "secret": {"secretName": "shop-db-files", "defaultMode": 0o440}})
+    create(kubectl, namespace, secret("shop-db-files", username="shopper", password=PASSWORD), sts)
+    kubectl.run("rollout", "status", "statefulset/shop-db", "--timeout=180s", namespace=namespace)
+    assert hook(run_playbook, namespace, "StatefulSet", "shop-db")["databases"] == ["shop"]
+    pod = running_pod(kubectl, namespace, "shop-db")
+    assert pod["spec"]["containers"][0]["name"] == "metrics"
+    where = in_pod(kubectl, namespace, pod["metadata"]["name"], "postgres", "id -u; echo \"$PGDATA\"; psql -X -At --dbname=shop -c 'SHOW data_directory'")
+    assert where.split() == ["1001", "/srv/pg/cluster/main", "/srv/pg/cluster/main"]
+
+    round_trip(run_playbook, kubectl, [namespace], "StatefulSet", "shop-db", "shop",
+               {"restore_workload_kind": "StatefulSet", "restore_workload_name": "shop-db"})
+    restored = running_pod(kubectl, namespace, "shop-db")
+    assert restored["spec"]["securityContext"]["runAsUser"] == 1001
+    assert PASSWORD not in json.dumps(restored)
+
+
+@pytest.fixture
+def two_namespaces(kubectl):
+    names = [new_namespace(kubectl, "pg-pods-" + side) for side in ("a", "b")]
+    yield names
+    for name in names:
+        kubectl.run("delete", "namespace", name, "--wait=false", check=False)
+
+
+def test_a_deployment_in_two_namespaces_is_backed_up_restored_and_replayed_per_pod(run_playbook, kubectl, two_namespaces):
+    """A proxy-like sidecar first, credentials from a Secret's env; one backup, one restore, one replay for both namespaces."""
+    for ns in two_namespaces:
+        proxy = dict(sidecar("proxy"), ports=[{"containerPort": 15001}])
+        create(kubectl, ns, secret("stock-env", POSTGRES_USER="stock", POSTGRES_PASSWORD=PASSWORD, POSTGRES_DB="stock"),
+               workload("Deployment", "stock", [proxy, postgres(env_from=[{"secretRef": {"name": "stock-env"}}])], {}))
+        kubectl.run("rollout", "status", "deployment/stock", "--timeout=180s", namespace=ns)
+        assert hook(run_playbook, ns, "Deployment", "stock")["container"] == "postgres"
+
+    backup, restored, replayed = round_trip(run_playbook, kubectl, two_namespaces, "Deployment", "stock", "stock",
+                                            {"restore_pod_selector": "app=stock"})
+    assert len(backup["pods"]) == len(restored["pods"]) == len(replayed["pods"]) == 2
+    assert sorted(v["pod_namespace"] for v in restored["volumes"] if v["volume"] == "appsnap-backup") == sorted(two_namespaces)

@@ -115,7 +115,7 @@ def test_expectations_lists_every_problem():
         "backup b1 is in phase PartiallyFailed, expected Completed",
         "1 of 1 hook(s) failed",
         "1 hook(s) ran, expected at least 2",
-        "volume postgresql-backup of pod pg-0 is Failed: kopia: no space",
+        "volume postgresql-backup of pod db/pg-0 is Failed: kopia: no space",
         "volume data was not backed up (no PodVolumeBackup); check the backup.velero.io/backup-volumes annotation",
         "backup b1 completed 1800s ago, older than max_age 10m",
         "storage location default is Unavailable, not Available",
@@ -125,7 +125,19 @@ def test_expectations_lists_every_problem():
 def test_expectation_min_bytes():
     volumes = vs.volume_entries([PVB])
     problems = vs.check_expectations(backup(), volumes, AVAILABLE, {"volumes": [{"name": "postgresql-backup", "min_bytes": 4096}]}, now=NOW)
-    assert problems == ["volume postgresql-backup of pod pg-0 holds 911 bytes, expected at least 4096"]
+    assert problems == ["volume postgresql-backup of pod db/pg-0 holds 911 bytes, expected at least 4096"]
+
+
+def test_expectation_of_one_pod_in_one_namespace():
+    volumes = vs.volume_entries([PVB, dict(PVB, spec={"pod": {"name": "pg-0", "namespace": "shop"}, "volume": "postgresql-backup"}, status={})])
+    expect = {"volumes": [{"name": "postgresql-backup", "pod": "pg-0", "namespace": "db"}]}
+    assert vs.check_expectations(backup(), volumes, AVAILABLE, expect, now=NOW) == []
+    expect = {"volumes": [{"name": "postgresql-backup", "pod": "pg-0", "namespace": "shop"}]}
+    assert vs.check_expectations(backup(), volumes, AVAILABLE, expect, now=NOW) == [
+        "volume postgresql-backup of pod shop/pg-0 is New: no message"]
+    expect = {"volumes": [{"name": "postgresql-backup", "namespace": "web"}]}
+    assert vs.check_expectations(backup(), volumes, AVAILABLE, expect, now=NOW) == [
+        "volume postgresql-backup in namespace web was not backed up (no PodVolumeBackup); check the backup.velero.io/backup-volumes annotation"]
 
 
 def test_latest_completed_ignores_other_phases():
