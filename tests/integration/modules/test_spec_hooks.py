@@ -14,7 +14,7 @@ import shlex
 import uuid
 
 import pytest
-from velero_lab import BUSYBOX, new_namespace, wait_until
+from velero_lab import BUSYBOX, describe_failure, last_result, new_namespace, wait_until
 
 POSTGRES = "localhost/appsnap/postgres:15"
 STATE = {}
@@ -182,6 +182,24 @@ def test_spec_hook_dumps_into_the_pods_own_volume_and_fsb_copies_it(run_module, 
     assert after == before
     assert after["template_annotations"] == {"operator.example.com/revision": "7"}
     STATE["backup"] = backup
+
+
+def test_the_snapshot_role_sends_the_same_spec_hooks(run_playbook, opdb, kubectl):
+    """ansible-playbook appsnap.velero.backup with snapshot_spec_hooks and snapshot_resource_policy: the same path, by the role."""
+    namespace = opdb["namespace"]
+    assert "backup" in STATE, "the backup test did not pass"
+    f = _filters()
+    hook = f["pg_dump_hook"]("shop", path="/scratch/backup.sql", container="postgres", timeout="2m")
+    rc, tasks, _out = run_playbook("appsnap.velero.backup", {
+        "snapshot_namespace": namespace, "snapshot_pod": "opdb-0", "snapshot_container": "postgres", "snapshot_backup_volume": "scratch",
+        "snapshot_dump_path": "/scratch/backup.sql", "snapshot_backup_name": name("spec-hooks-role"),
+        "snapshot_spec_hooks": f["backup_spec_hooks"](hook, "opdb-pg-dump", [namespace], "app=opdb"), "snapshot_resource_policy": opdb["policy"],
+    })
+    assert rc == 0, describe_failure(tasks)
+    backup = last_result(tasks, "Back up the namespace, running its pg_dump hooks")
+    assert backup["hooks_attempted"] >= 1 and backup["hooks_failed"] == 0, backup
+    assert [(v["pod"], v["volume"]) for v in backup["volumes"]] == [("opdb-0", "scratch")], backup["volumes"]
+    assert template_and_pod(kubectl, namespace)["template"] == STATE["template"]
 
 
 def test_restore_and_replay_bring_back_every_row(run_module, opdb, kubectl):
