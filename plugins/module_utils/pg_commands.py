@@ -69,10 +69,12 @@ CHECKSUMS_SQL = (
     "schemaname, tablename), false, true, '')))[1]::text AS md5 "
     "FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')) AS sums"
 )
+# The databases "all" means: every one that takes connections and is no template.
+ALL_DATABASES_WHERE = "datallowconn AND NOT datistemplate"
 # Every database a dump of "all" covers: (file name part, hex of the name) per line, so any name survives the shell.
 ALL_DATABASES_SQL = (
     "SELECT CASE WHEN datname ~ '^[A-Za-z0-9_]+$' THEN datname ELSE 'x-' || encode(convert_to(datname, 'UTF8'), 'hex') END, "
-    "encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname"
+    "encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_catalog.pg_database WHERE %s ORDER BY datname" % ALL_DATABASES_WHERE
 )
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_]+$")
 # pg_dumpall writes CREATE ROLE then ALTER ROLE ... WITH <every attribute>, so that the ALTER sets the dumped

@@ -18,6 +18,7 @@ import binascii
 import shlex
 
 from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import (
+    ALL_DATABASES_WHERE,
     IDEMPOTENT_ROLES_SED,
     MAINTENANCE_DATABASE,
     NAME_OF_SH,
@@ -36,7 +37,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils.validation import I
 def _selected_databases_sql(where):
     """A WHERE clause over pg_database for the databases a dump covers; names travel as hex."""
     if where["names"] is None:
-        return "datallowconn AND NOT datistemplate"
+        return ALL_DATABASES_WHERE
     hexes = ", ".join("convert_from(decode('%s', 'hex'), 'UTF8')" % binascii.hexlify(n.encode("utf-8")).decode("ascii") for n in where["names"])
     return "datname IN (%s)" % hexes
 

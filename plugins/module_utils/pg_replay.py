@@ -87,9 +87,10 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
         % (ready_timeout, ready_timeout, EXIT_NOT_READY),
         "  sleep 1; waited=$((waited + 1))",
         "done",
-        'exists() { [ "$(%s --dbname=%s -v name="$1" <<< "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = :\'name\'")" = 1 ]; }'
-        % (psql, MAINTENANCE_DATABASE),
-        'drop() { %s --dbname=%s -v name="$1" <<< \'DROP DATABASE IF EXISTS :"name" WITH (FORCE)\' >/dev/null; }' % (psql, MAINTENANCE_DATABASE),
+        # SQL on standard input, with the database's name as the psql variable :name (quoted by psql, never by the shell).
+        'on_name() { %s --dbname=%s -v name="$1"; }' % (psql, MAINTENANCE_DATABASE),
+        'exists() { [ "$(on_name "$1" <<< "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = :\'name\'")" = 1 ]; }',
+        'drop() { on_name "$1" <<< \'DROP DATABASE IF EXISTS :"name" WITH (FORCE)\' >/dev/null; }',
         # Every database is checked before anything is touched.
         "while read -r part hex; do",
         '  name="$(name_of "$hex")"; file="$(file_of "$part")"',
@@ -115,7 +116,7 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
         '  existed=0; if exists "$name"; then existed=1; drop "$name"; fi',
         "  if ! %s; then" % _restore_command(format, jobs),
         '    drop "$name"',
-        '    if [ "$existed" = 1 ]; then %s --dbname=%s -v name="$name" <<< \'CREATE DATABASE :"name"\' >/dev/null; fi' % (psql, MAINTENANCE_DATABASE),
+        '    if [ "$existed" = 1 ]; then on_name "$name" <<< \'CREATE DATABASE :"name"\' >/dev/null; fi',
         '    echo "appsnap: replaying $file into database \\"$name\\" failed; nothing of it was kept" >&2; exit %d' % EXIT_REPLAY_FAILED,
         "  fi",
         '  echo "appsnap: replayed $file into database \\"$name\\"" >&2',
