@@ -8,7 +8,7 @@ The documentation of each filter is in the YAML file named after it. The
 filters are module_utils functions (pod_hooks.py for the manifests,
 workload_env.py and hook_record.py for hooking a live workload,
 spec_hooks.py for Velero's Backup-spec hooks and their resource policy,
-targets.py for the namespaces and pods the roles work on,
+targets.py for the namespaces and pods the roles work on, drill.py for the restore drill,
 pg_dump.py, pg_replay.py and pg_commands.py for PostgreSQL), so modules and
 roles share the logic; this file only turns their InputError into
 AnsibleFilterError.
@@ -21,7 +21,7 @@ __metaclass__ = type
 import functools
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.module_utils import hook_record, pg_commands, pg_dump, pg_replay, pod_hooks, spec_hooks, targets, workload_env
+from ansible_collections.appsnap.velero.plugins.module_utils import drill, hook_record, pg_commands, pg_dump, pg_replay, pod_hooks, spec_hooks, targets, workload_env
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 FILTERS = {
@@ -45,6 +45,9 @@ FILTERS = {
     "pg_query": pg_commands.pg_query,
     "pg_replay_command": pg_replay.pg_replay_command,
     "pg_replay_hook": pg_replay.pg_replay_hook,
+    "drill_scratch_namespace": drill.scratch_namespace,
+    "drill_restore_modifier": drill.scratch_restore_modifier,
+    "drill_verified_annotations": drill.verified_annotations,
 }
 
 

@@ -11,7 +11,7 @@ __metaclass__ = type
 import copy
 import time
 
-from ansible_collections.appsnap.velero.plugins.module_utils import spec_hooks, velero_preflight, velero_spec, velero_waiter
+from ansible_collections.appsnap.velero.plugins.module_utils import drill, spec_hooks, velero_preflight, velero_spec, velero_waiter
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroClient, VeleroError
 from ansible_collections.appsnap.velero.plugins.module_utils.velero_logs import VeleroLogs
@@ -94,6 +94,10 @@ def create_and_wait(velero, kind, definition, params, started):
     velero.preflight.run(definition["spec"].get("storageLocation") if kind == "Backup" else None, server_timeout=params["server_timeout"])
     if kind == "Backup":
         velero.workload_preflight.run(definition["spec"], read_pods=params["preflight_pods"])
+    elif definition["spec"].get("resourceModifier"):
+        velero.workload_preflight.config_map_document(
+            "resource_modifier", definition["spec"]["resourceModifier"]["name"], "Create it in the Velero namespace or drop resource_modifier."
+        )
     created = velero.client.create(copy.deepcopy(definition))
     if velero.client.check_mode or not params["wait"]:
         return _unwaited(created, started, changed=True)
@@ -187,11 +191,12 @@ def backup_info(velero, params):
 
 def backup_verify(velero, params):
     """Check one backup against every expectation; fail with the full list of those not met."""
+    drilled = params.get("drilled")
     try:
         if params["name"]:
             backup = velero.client.get("Backup", params["name"])
         else:
-            backup = latest_backup(velero, schedule=params["schedule"], label_selector=params["label_selector"])
+            backup = latest_backup(velero, schedule=params["schedule"], label_selector=params["label_selector"], drilled=drilled)
         if backup is None:
             wanted = params["name"] or "a Completed backup of %s" % (params["schedule"] or params["label_selector"])
             raise VeleroError("Verification failed: %s does not exist." % wanted, problems=["%s does not exist" % wanted])
@@ -199,18 +204,39 @@ def backup_verify(velero, params):
         location_name = (backup.get("spec") or {}).get("storageLocation") or velero_preflight.default_storage_location(velero.client)
         location = velero.client.get("BackupStorageLocation", location_name)
         problems = velero_spec.check_expectations(backup, details["volumes"], location, params)
+        if drilled and drill.verified_at(backup) is None:
+            problems.append("backup %s was not verified by a restore drill (no %s annotation); run ansible-playbook appsnap.velero.drill "
+                            "-e drill_backup_name=%s" % (details["name"], drill.VERIFIED_AT, details["name"]))
     except (VeleroError, InputError) as exc:
         result = getattr(exc, "result", {})
         result.setdefault("problems", [str(exc)])
         raise VeleroError(getattr(exc, "msg", str(exc)), verified=False, **result)
-    result = dict(details, changed=False, verified=not problems, problems=problems)
+    verified_at = drill.verified_at(backup)
+    result = dict(details, changed=False, verified=not problems, problems=problems,
+                  drill_verified_at=verified_at.strftime(drill.TIMESTAMP_FORMAT) if verified_at else None)
     if problems:
-        raise VeleroError("Backup %s failed verification: %s." % (details["name"], "; ".join(problems)), **result)
+        fix = (" Run the restore drill (ansible-playbook appsnap.velero.drill) on a newer backup, and check that backups still run."
+               if drilled and verified_at is not None else "")
+        raise VeleroError("Backup %s failed verification: %s.%s" % (details["name"], "; ".join(problems), fix), **result)
     return result
 
 
-def latest_backup(velero, name=None, schedule=None, label_selector=None, phases=("Completed",)):
+def latest_backup(velero, name=None, schedule=None, label_selector=None, phases=("Completed",), drilled=False):
+    """The newest backup in one of ``phases`` of the selection; with ``drilled``, only those a restore drill verified.
+
+    With ``drilled`` and none verified, a VeleroError naming the drill as the fix."""
     candidates = find_backups(velero, name, label_selector, schedule)
+    if drilled:
+        newest = velero_spec.latest_completed(candidates, phases)
+        candidates = [b for b in candidates if drill.verified_at(b) is not None]
+        if not candidates:
+            selection = "schedule %s" % schedule if schedule else "label selector %s" % label_selector
+            wanted = "no Completed backup of %s was verified by a restore drill" % selection
+            hint = (" (the newest Completed one is %s)" % newest["metadata"]["name"]) if newest else ""
+            raise VeleroError(
+                "Verification failed: %s%s. Run ansible-playbook appsnap.velero.drill on it, and schedule the drill." % (wanted, hint),
+                problems=[wanted],
+            )
     return velero_spec.latest_completed(candidates, phases)
 
 

@@ -234,20 +234,27 @@ class WorkloadPreflight(object):
             raise VeleroError(missing)
         return obj
 
-    def policy_copies_volumes(self, name):
-        """Whether the resource-policy ConfigMap ``name`` has an fs-backup volume policy; fails when Velero could not read it."""
+    def config_map_document(self, option, name, fix):
+        """The one data value of the ConfigMap ``name`` in Velero's namespace that ``option`` names; Velero fails a backup's or
+        restore's validation when it is missing or holds another number of keys, so this fails first, naming ``fix``."""
         namespace = self.client.namespace
         config_map = self.existing("ConfigMap", name, "v1", (
-            "resource_policy %r names no ConfigMap in namespace %s; Velero would fail the backup's validation. Create it "
-            "(appsnap.velero.fs_backup_policy builds one that copies emptyDir volumes) or drop resource_policy." % (name, namespace)
+            "%s %r names no ConfigMap in namespace %s; Velero would fail the validation. %s" % (option, name, namespace, fix)
         ))
         data = config_map.get("data") or {}
         if len(data) != 1:
             raise VeleroError(
-                "ConfigMap %s/%s holds %d data keys; Velero reads a resource policy only from a ConfigMap with exactly one. "
-                "Keep the policy's YAML under one key." % (namespace, name, len(data))
+                "ConfigMap %s/%s holds %d data keys; Velero reads a %s only from a ConfigMap with exactly one. "
+                "Keep its YAML under one key." % (namespace, name, len(data), option.replace("_", " "))
             )
-        return re.search(r"type:\s*[\x22']?fs-backup", list(data.values())[0] or "") is not None
+        return list(data.values())[0] or ""
+
+    def policy_copies_volumes(self, name):
+        """Whether the resource-policy ConfigMap ``name`` has an fs-backup volume policy; fails when Velero could not read it."""
+        document = self.config_map_document(
+            "resource_policy", name, "Create it (appsnap.velero.fs_backup_policy builds one that copies emptyDir volumes) or drop resource_policy."
+        )
+        return re.search(r"type:\s*[\x22']?fs-backup", document) is not None
 
     def check_hooked_pods(self, pods, hooks=None):
         """Velero runs a pod's backup hooks only in a running pod: a fatal hook (on-error Fail) fails the backup.

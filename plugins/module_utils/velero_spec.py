@@ -44,6 +44,7 @@ RESTORE_SPEC_FIELDS = (
     ("namespace_mapping", "namespaceMapping"),
     ("restore_pvs", "restorePVs"),
     ("existing_resource_policy", "existingResourcePolicy"),
+    ("resource_modifier", "resourceModifier"),
     ("hooks", "hooks"),
 )
 
@@ -147,8 +148,9 @@ def _spec_from(params, fields):
             value = label_selector(value)
         elif option == "ttl":
             value = validate_duration(value, "ttl")
-        elif option == "resource_policy":
-            # Velero reads the policy from a ConfigMap in its own namespace (spec_hooks.fs_backup_policy builds one).
+        elif option in ("resource_policy", "resource_modifier"):
+            # Velero reads a resource policy (spec_hooks.fs_backup_policy builds one) and a restore's resource
+            # modifiers from a ConfigMap in its own namespace.
             value = {"kind": "configmap", "name": value}
         spec[field] = value
     return spec

@@ -15,6 +15,9 @@ version_added: 0.1.0
 description:
   - Checks the phase, the hooks, the pod volumes that were backed up and their size, the backup's age and its storage
     location, and fails with the full list of the expectations that are not met.
+  - With O(drilled=true) and O(max_age), it is the freshness check of restores that proved themselves - schedule it as an alert
+    (C(playbooks/freshness.yml)): only backups that a restore drill (P(appsnap.velero.drill#role)) verified count, and it fails when
+    the newest of them completed longer than O(max_age) ago, or when there is none, naming the drill as the fix.
 options:
   name:
     description: The Backup to check. Without it, the newest Completed Backup of O(schedule) or O(label_selector).
@@ -64,6 +67,14 @@ options:
     description: Expect the backup's storage location to be Available.
     type: bool
     default: true
+  drilled:
+    description:
+      - Expect a restore drill to have verified the backup - the C(appsnap.velero/verified-at) annotation the drill role writes on
+        it after a replay that matched the dump's manifest.
+      - Without O(name), check the newest Completed Backup of O(schedule) or O(label_selector) that a drill verified, so that
+        O(max_age) is the age of the newest backup known to restore.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - appsnap.velero.velero
@@ -80,6 +91,12 @@ author:
 """
 
 EXAMPLES = r"""
+- name: Alert when no backup of namespace db that a restore drill verified is younger than 26 hours
+  appsnap.velero.backup_verify:
+    label_selector: "{{ 'db' | appsnap.velero.namespace_selector }}"
+    drilled: true
+    max_age: 26h
+
 - name: The pg_dump hook ran and the dump volume was captured
   appsnap.velero.backup_verify:
     name: "{{ db_backup.result.metadata.name }}"
@@ -134,6 +151,11 @@ result:
   description: The Backup object.
   returned: when a backup was found
   type: dict
+drill_verified_at:
+  description: When a restore drill verified the backup (its C(appsnap.velero/verified-at) annotation), or null.
+  returned: success
+  type: str
+  sample: "2026-11-30T13:20:05Z"
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
@@ -157,6 +179,7 @@ def main():
             ),
             max_age=dict(type="str"),
             storage_location_available=dict(type="bool", default=True),
+            drilled=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
         required_one_of=[("name", "schedule", "label_selector")],

@@ -48,6 +48,14 @@ options:
     description: What to do with objects that already exist.
     type: str
     choices: [none, update]
+  resource_modifier:
+    description:
+      - A ConfigMap in the Velero namespace holding Velero resource modifiers (C(version: v1) and C(resourceModifierRules),
+        under one data key), which Velero applies to each object before it creates it. The restore drill's
+        (P(appsnap.velero.drill#role)) clears the C(spec.volumeName) of restored PersistentVolumeClaims.
+      - Refused before the Restore is created when the ConfigMap does not exist or holds other than one data key, which
+        Velero would fail the restore's validation for.
+    type: str
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - appsnap.velero.velero
@@ -142,6 +150,7 @@ def main():
             namespace_mapping=dict(type="dict"),
             restore_pvs=dict(type="bool"),
             existing_resource_policy=dict(type="str", choices=["none", "update"]),
+            resource_modifier=dict(type="str"),
         ),
         supports_check_mode=True,
         required_one_of=[("backup_name", "schedule_name", "backup_label_selector")],
