@@ -52,23 +52,32 @@ EXIT_NO_DUMP = 2
 EXIT_NOT_READY = 3
 EXIT_NOT_EMPTY = 4
 EXIT_REPLAY_FAILED = 5
+EXIT_NOT_VERIFIED = 6
 
-USER_TABLES_SQL = "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-# One JSON line per replayed database: its name, user tables and rows.
-REPLAY_REPORT_SQL = (
-    "SELECT json_build_object('database', current_database(), 'tables', count(*), 'rows', coalesce(sum((xpath('/row/c/text()', "
-    "query_to_xml(format('SELECT count(*) AS c FROM %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint), 0)) "
-    "FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-)
-# Rows and an md5 over the rows in a stable order, per user table, as one JSON object.
-CHECKSUMS_SQL = (
-    "SELECT coalesce(json_object_agg(name, json_build_object('rows', rows::bigint, 'md5', md5)), '{}') "
-    "FROM (SELECT format('%I.%I', schemaname, tablename) AS name, "
-    "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', schemaname, tablename), false, true, '')))[1]::text AS rows, "
-    "(xpath('/row/m/text()', query_to_xml(format('SELECT md5(coalesce(string_agg(t::text, E''\\n'' ORDER BY t::text), '''')) AS m FROM %I.%I t', "
-    "schemaname, tablename), false, true, '')))[1]::text AS md5 "
-    "FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')) AS sums"
-)
+# The application's tables: neither the catalogs nor a session's temporary tables (which no other session can read).
+USER_TABLES_WHERE = "schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname !~ '^pg_temp_'"
+USER_TABLES_SQL = "SELECT count(*) FROM pg_catalog.pg_tables WHERE " + USER_TABLES_WHERE
+
+
+def tables_json_sql(md5_when="true"):
+    """SQL for one JSON object of the user tables and their rows: ``{"public.t": {"rows": 3, "md5": "..."}}``.
+
+    ``md5`` is an md5 over the table's rows in a stable order, computed only
+    where the SQL condition ``md5_when`` holds (else null): the checksums the
+    pg_data role compares, and what a manifest with ``checksums`` records.
+    """
+    table = "format('%I.%I', schemaname, tablename)"
+    rows = "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint"
+    md5 = (
+        "(xpath('/row/m/text()', query_to_xml(format('SELECT md5(coalesce(string_agg(t::text, E''\\n'' ORDER BY t::text), '''')) AS m "
+        "FROM %I.%I t', schemaname, tablename), false, true, '')))[1]::text"
+    )
+    return (
+        "SELECT coalesce(json_object_agg(" + table + ", json_build_object('rows', " + rows + ", 'md5', CASE WHEN " + md5_when + " THEN " + md5
+        + " END)), '{}') FROM pg_catalog.pg_tables WHERE " + USER_TABLES_WHERE
+    )
+
+
 # The databases "all" means: every one that takes connections and is no template.
 ALL_DATABASES_WHERE = "datallowconn AND NOT datistemplate"
 # Every database a dump of "all" covers: (file name part, hex of the name) per line, so any name survives the shell.
@@ -192,6 +201,7 @@ def layout(path, databases):
         "single": names is not None and len(names) == 1,
         "names": names,
         "index": posixpath.join(directory, stem + ".databases"),
+        "manifest": posixpath.join(directory, stem + ".manifest.json"),
         "pattern": (posixpath.join(directory, stem + "."), dot + ext),
         "path": path,
     }
@@ -255,7 +265,7 @@ def pg_shell(script, user_env="POSTGRES_USER", password_env="POSTGRES_PASSWORD",
 
 
 # The queries the roles run by name, so their SQL lives here only.
-NAMED_QUERIES = {"checksums": CHECKSUMS_SQL, "user_tables": USER_TABLES_SQL}
+NAMED_QUERIES = {"checksums": tables_json_sql(), "user_tables": USER_TABLES_SQL}
 
 
 def pg_query(database, sql):

@@ -31,6 +31,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import 
     file_part,
     layout,
 )
+from ansible_collections.appsnap.velero.plugins.module_utils.pg_manifest import dump_functions_script
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, duration_seconds, validate_duration, validate_on_error
 
 
@@ -58,13 +59,15 @@ def _space_check_script(where, format):
     ]
 
 
-def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, lock_wait_timeout="30s", deadline=None, space_check=True):
+def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, lock_wait_timeout="30s", deadline=None, space_check=True, verify="counts"):
     """The dump: globals and every database into a staging directory beside ``path``, published only when all succeeded.
 
     pg_dump gives up on a table lock after ``lock_wait_timeout`` rather than queue behind DDL and block the
     application. Every command runs under ``timeout`` so that the whole dump ends, killed with its children, within
     ``deadline`` seconds: Velero lets a timed-out hook run on, and an orphaned pg_dump would keep its locks.
     Connection and credentials come from libpq's PG* variables (see pg_shell).
+    With ``verify`` counts or checksums, each database is dumped in the
+    snapshot its manifest line was taken in (see pg_manifest.py).
     """
     where = layout(path, database)
     format, jobs = check_format_jobs(format, jobs, "dump")
@@ -96,16 +99,23 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, 
         'trap \'rm -rf -- "$stage"\' EXIT',
         NAME_OF_SH,
         file_of_script(where),
+        dump_functions_script(verify, lock_ms),
         "run pg_dumpall --globals-only --no-tablespaces --no-password --database=%s | sed -E %s > \"$stage/globals\""
         % (MAINTENANCE_DATABASE, shlex.quote(IDEMPOTENT_ROLES_SED)),
         entries_script(where),
         'if [ -z "$entries" ]; then echo "appsnap: no database to dump" >&2; exit 1; fi',
         'while read -r part hex; do',
-        '  PGDATABASE="$(name_of "$hex")" run %s --file="$stage/db.$part"' % quoted,
+        '  PGDATABASE="$(name_of "$hex")"; export PGDATABASE',
+        '  dump_in_snapshot %s --file="$stage/db.$part"' % quoted,
         'done <<< "$entries"',
+        "unset PGDATABASE",
+        'write_manifest "$stage/manifest"',
         # A directory cannot be renamed over another, so an existing one is moved into the stage first.
         'publish() { if [ -d "$2" ]; then mv -- "$2" "$stage/old.$RANDOM$RANDOM"; fi; mv -f -- "$1" "$2"; }',
     ]
+    # A manifest describes only the dump beside it: the old one goes before anything is published, the new one last.
+    manifest = shlex.quote(where["manifest"])
+    lines.append("rm -f -- %s" % manifest)
     if where["single"]:
         lines += ['publish "$stage/globals" %s' % shlex.quote(where["globals"]), 'publish "$stage/db.%s" "$(file_of)"' % file_part(where["names"][0])]
     else:
@@ -120,6 +130,7 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, 
             'while read -r part hex; do if [ -n "$part" ] && ! grep -qxF -- "$part $hex" %s; then rm -rf -- "$(file_of "$part")"; fi; done <<< "$old"'
             % index,
         ]
+    lines.append('if [ -e "$stage/manifest" ]; then publish "$stage/manifest" %s; fi' % manifest)
     return "\n".join(lines)
 
 
@@ -133,7 +144,7 @@ def in_pod_deadline(hook_timeout):
 
 def pg_dump_hook(
     database, path="/backup/backup.sql", format="plain", jobs=1, timeout="3m", on_error="Fail", container=None, lock_wait_timeout="30s",
-    space_check=True, **connection
+    space_check=True, verify="counts", **connection
 ):
     """A pre-backup hook that dumps the globals and ``database`` (a name, a list of names, or ``all``) beside ``path``.
 
@@ -143,11 +154,12 @@ def pg_dump_hook(
     ``timeout`` (see pg_dump_script). ``connection`` takes user_env,
     password_env, host and port (see pg_shell); credentials are read from
     the container's environment at run time, so only variable names reach
-    the manifest.
+    the manifest. ``verify`` (counts, checksums or none) is what the dump's
+    manifest records of each table, in the dump's own snapshot.
     """
     timeout = validate_duration(timeout, "timeout")
     if not isinstance(space_check, bool):
         raise InputError("space_check must be true or false, got %r." % (space_check,))
     timing = {"timeout": timeout, "on_error": validate_on_error(on_error, "on_error")}
-    script = pg_dump_script(database, path, format, jobs, validate_duration(lock_wait_timeout, "lock_wait_timeout"), in_pod_deadline(timeout), space_check)
+    script = pg_dump_script(database, path, format, jobs, validate_duration(lock_wait_timeout, "lock_wait_timeout"), in_pod_deadline(timeout), space_check, verify)
     return exec_hook(script, timing, container, connection)

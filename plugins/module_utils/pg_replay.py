@@ -19,11 +19,11 @@ from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import 
     EXIT_NO_DUMP,
     EXIT_NOT_EMPTY,
     EXIT_NOT_READY,
+    EXIT_NOT_VERIFIED,
     EXIT_REPLAY_FAILED,
     KEEP_OWN_PASSWORD_SQL,
     MAINTENANCE_DATABASE,
     NAME_OF_SH,
-    REPLAY_REPORT_SQL,
     STRICT_SH,
     USER_TABLES_SQL,
     check_format_jobs,
@@ -33,6 +33,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import 
     file_of_script,
     layout,
 )
+from ansible_collections.appsnap.velero.plugins.module_utils.pg_manifest import replay_functions_script
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, validate_duration, validate_on_error
 
 
@@ -44,15 +45,18 @@ def _restore_command(format, jobs):
     return 'pg_restore --create --exit-on-error%s --dbname=%s "$file"' % (mode, MAINTENANCE_DATABASE)
 
 
-def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=1, clean=False, ready_timeout=300, report=False):
-    """The replay script: wait for PostgreSQL, refuse non-empty targets, apply the globals, recreate each database.
+def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=1, clean=False, ready_timeout=300, report=False, verify="auto"):
+    """The replay script: wait for PostgreSQL, refuse non-empty targets, apply the globals, recreate and verify each database.
 
     The same script runs in the pg_replay role (through pg_shell and
     kubernetes.core.k8s_exec) and in the post-restore hook. Exit codes: 2 no
     dump, 3 PostgreSQL never answered, 4 a database already holds user
     tables (and ``clean`` is false), 5 a database failed to replay; it was
-    dropped again, and recreated empty if it existed before. With ``report``
-    it prints one JSON line per database with its tables and rows.
+    dropped again, and recreated empty if it existed before; 6 a database
+    differs from the dump's manifest (every database is still replayed
+    first). ``verify`` is auto (check when a manifest is beside the dump),
+    required, or none. With ``report`` it prints one JSON line per database
+    with its tables and rows, and what was verified.
     """
     where = layout(path, database)
     format, jobs = check_format_jobs(format, jobs, "restore")
@@ -66,6 +70,8 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
         file_of_script(where),
         "globals=%s" % shlex.quote(where["globals"]),
         "clean=%d" % (1 if clean else 0),
+        replay_functions_script(where["manifest"], verify, report),
+        "unverified=0",
     ]
     if where["single"]:
         lines += [
@@ -120,16 +126,17 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
         '    echo "appsnap: replaying $file into database \\"$name\\" failed; nothing of it was kept" >&2; exit %d' % EXIT_REPLAY_FAILED,
         "  fi",
         '  echo "appsnap: replayed $file into database \\"$name\\"" >&2',
+        '  if ! verify_database "$name"; then unverified=1; fi',
+        'done <<< "$entries"',
+        'if [ "$unverified" = 1 ]; then echo "appsnap: the replay differs from the dump\'s manifest $manifest; see above" >&2; exit %d; fi'
+        % EXIT_NOT_VERIFIED,
     ]
-    if report:
-        lines.append('  PGDATABASE="$name" %s -c %s' % (psql, shlex.quote(REPLAY_REPORT_SQL)))
-    lines.append('done <<< "$entries"')
     return "\n".join(lines)
 
 
 def pg_replay_hook(
     database, path="/backup/backup.sql", format="plain", jobs=1, ready_timeout=300, exec_timeout="30m", wait_timeout="10m", on_error="Fail", container=None,
-    **connection
+    verify="auto", **connection
 ):
     """A post-restore exec hook, for restore_hooks(post=...), that runs pg_replay_command in the restored pod.
 
@@ -141,4 +148,4 @@ def pg_replay_hook(
         "on_error": validate_on_error(on_error, "on_error"),
         "wait_for_ready": True,
     }
-    return exec_hook(pg_replay_command(database, path, format, jobs, ready_timeout=ready_timeout), timing, container, connection)
+    return exec_hook(pg_replay_command(database, path, format, jobs, ready_timeout=ready_timeout, verify=verify), timing, container, connection)

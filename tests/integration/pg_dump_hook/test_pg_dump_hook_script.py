@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import shlex
 import shutil
@@ -165,7 +166,7 @@ def test_plain_dump_writes_globals_and_a_create_dump_and_a_failed_dump_keeps_bot
     with open(target) as handle:
         assert handle.read() == good
     assert (os.stat(target).st_mtime_ns, os.stat(globals_sql).st_mtime_ns) == stamps
-    assert files_in(os.path.dirname(target)) == ["backup.sql", "globals.sql"]
+    assert files_in(os.path.dirname(target)) == ["backup.manifest.json", "backup.sql", "globals.sql"]
 
 
 def test_missing_credentials_variable_fails_clearly(server):
@@ -194,22 +195,29 @@ def test_credentials_from_files_as_the_official_image_reads_them(server):
         assert "CREATE DATABASE shop" in handle.read()
 
 
-def test_a_lock_makes_the_dump_give_up_within_the_lock_wait_timeout_and_keeps_the_last_dump(server):
-    target = os.path.join(server.root, "locked", "backup.sql")
-    dump(server, target)
+@pytest.mark.parametrize("verify", ["none", "counts"])
+def test_a_lock_makes_the_dump_give_up_within_the_lock_wait_timeout_and_keeps_the_last_dump(server, verify):
+    target = os.path.join(server.root, "locked-" + verify, "backup.sql")
+    dump(server, target, verify=verify)
     with open(target) as handle:
         good = handle.read()
     locker = hold_lock(server, 8)
     try:
-        rc, err, took = timed(pg_dump.pg_dump_hook("postgres", path=target, port=server.port, lock_wait_timeout="2s"))
+        rc, err, took = timed(pg_dump.pg_dump_hook("postgres", path=target, port=server.port, lock_wait_timeout="2s", verify=verify))
     finally:
         locker.wait(timeout=30)
-    # pg_dump's own message: its LOCK TABLE was cancelled by the timeout.
-    assert rc != 0 and "canceling statement due to statement timeout" in err and "LOCK TABLE public.orders" in err, err
+    if verify == "none":
+        # pg_dump's own message: its LOCK TABLE was cancelled by the timeout.
+        assert rc != 0 and "canceling statement due to statement timeout" in err and "LOCK TABLE public.orders" in err, err
+    else:
+        # The manifest's count, in the snapshot pg_dump would use, waits no longer than pg_dump would.
+        assert rc != 0 and "canceling statement due to lock timeout" in err and "public.orders" in err, err
+        assert 'could not take a snapshot of database "postgres" to record its manifest' in err, err
     assert took < 6, "pg_dump waited %.1fs for the lock; the timeout is 2s" % took
     with open(target) as handle:
         assert handle.read() == good
-    assert files_in(os.path.dirname(target)) == ["backup.sql", "globals.sql"]
+    expected = ["backup.sql", "globals.sql"] if verify == "none" else ["backup.manifest.json", "backup.sql", "globals.sql"]
+    assert files_in(os.path.dirname(target)) == expected
 
 
 def test_a_dump_past_its_deadline_is_killed_with_its_children_and_keeps_the_last_dump(server):
@@ -230,7 +238,7 @@ def test_a_dump_past_its_deadline_is_killed_with_its_children_and_keeps_the_last
     assert took < 5, "the dump ran %.1fs past a 5s hook timeout" % took
     assert left == [], "pg_dump processes left behind: %s" % left
     assert files_in(target) == before
-    assert files_in(os.path.dirname(target)) == ["backup.dir", "globals.sql"]
+    assert files_in(os.path.dirname(target)) == ["backup.dir", "backup.manifest.json", "globals.sql"]
 
 
 def test_too_little_space_fails_before_writing(server):
@@ -270,7 +278,7 @@ def test_slow_dump_never_exposes_a_partial_file(server):
     assert proc.returncode == 0, err
     with open(target) as handle:
         assert "COPY public.orders" in handle.read()
-    assert files_in(os.path.dirname(target)) == ["globals.sql", "slow.sql"]
+    assert files_in(os.path.dirname(target)) == ["globals.sql", "slow.manifest.json", "slow.sql"]
 
 
 @pytest.mark.parametrize("fmt,jobs", [("custom", 1), ("directory", 2)])
@@ -280,7 +288,7 @@ def test_custom_and_directory_formats_carry_the_database_entry(server, fmt, jobs
         dump(server, target, "shop", format=fmt, jobs=jobs)
     listing = subprocess.run(["pg_restore", "--list", "--create", target], check=True, capture_output=True, text=True).stdout
     assert "TABLE DATA app orders" in listing and " DATABASE - shop " in listing
-    assert files_in(os.path.dirname(target)) == ["backup." + fmt, "globals.sql"]
+    assert files_in(os.path.dirname(target)) == ["backup." + fmt, "backup.manifest.json", "globals.sql"]
 
 
 # -- the replay, run as Velero would exec the post-restore hook in the restored pod --
@@ -309,7 +317,7 @@ def test_replay_brings_back_owners_grants_and_rows_then_refuses_a_second_replay(
 def test_all_databases_come_back_whole_and_the_target_keeps_its_own_superuser_password(server, target):
     path = os.path.join(server.root, "all", "backup.sql")
     dump(server, path, "all")
-    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.postgres.sql", "backup.shop.sql", "globals.sql"]
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.manifest.json", "backup.postgres.sql", "backup.shop.sql", "globals.sql"]
     # The target already has an application role, with other attributes: it is altered to the dumped ones.
     target.psql("CREATE ROLE shop_app NOLOGIN CONNECTION LIMIT 1")
     before = server.state()
@@ -331,7 +339,7 @@ def test_a_dropped_database_leaves_the_next_dump_of_all(server):
     assert "backup.x-73637261746368206462.sql" in files_in(os.path.dirname(path))
     server.psql("DROP DATABASE \"scratch db\"")
     dump(server, path, "all")
-    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.postgres.sql", "backup.shop.sql", "globals.sql"]
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.manifest.json", "backup.postgres.sql", "backup.shop.sql", "globals.sql"]
 
 
 def test_clean_replays_over_user_tables(server, target):
@@ -377,3 +385,104 @@ def test_a_failing_replay_keeps_nothing_of_it(server, target):
     rc, _out, err = replay(target, path, ["shop"])
     assert rc == 5
     assert target.psql("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'app'", db="shop").strip() == "0"
+
+
+# -- the verification manifest: taken in the dump's own snapshot, checked by every replay --
+
+
+def manifest_of(path):
+    with open(os.path.join(os.path.dirname(path), "backup.manifest.json")) as handle:
+        return json.load(handle)
+
+
+def copy_rows(dump_text, table):
+    """How many rows the plain dump's COPY section of ``table`` holds."""
+    section = dump_text.split("COPY %s " % table, 1)[1].split("\n", 1)[1]
+    return len(section.split("\n\\.\n", 1)[0].split("\n"))
+
+
+def test_the_manifest_counts_exactly_the_dump_while_the_application_writes(server):
+    """A writer commits rows all through the dump: the manifest holds what the dump holds, not what the live table holds."""
+    server.psql("CREATE TABLE public.busy (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())")
+    writer = subprocess.Popen(
+        ["psql", "-X", "-q", "-d", "postgres", "-c", "DO $$ BEGIN FOR i IN 1..40000 LOOP INSERT INTO public.busy DEFAULT VALUES; COMMIT; END LOOP; END $$"],
+        env=server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        path = os.path.join(server.root, "busy", "backup.sql")
+        deadline = time.monotonic() + 60
+        while int(server.psql("SELECT count(*) FROM public.busy")) < 2000 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _out, err = dump(server, path)
+        during = int(server.psql("SELECT count(*) FROM public.busy"))
+    finally:
+        writer.wait(timeout=120)
+        server.psql("DROP TABLE public.busy")
+    with open(path) as handle:
+        dumped = handle.read()
+    manifest = manifest_of(path)
+    assert manifest["appsnap_manifest"] == 1 and manifest["verify"] == "counts"
+    tables = dict((db["database"], db["tables"]) for db in manifest["databases"])["postgres"]
+    # Exactly the dump's rows, in both tables.
+    assert tables["public.busy"]["rows"] == copy_rows(dumped, "public.busy")
+    assert tables["public.orders"]["rows"] == copy_rows(dumped, "public.orders") == 500
+    # The writer went on after the snapshot, so the live count is past the manifest's: the check is not trivially equal.
+    assert 2000 <= tables["public.busy"]["rows"] < during <= 40000, (tables["public.busy"], during)
+    assert "SCRAM-SHA-256" not in json.dumps(manifest) + err
+
+
+def test_a_dump_altered_after_its_manifest_fails_the_replay_naming_the_table(server, target):
+    path = os.path.join(server.root, "altered", "backup.sql")
+    dump(server, path)
+    with open(path) as handle:
+        text = handle.read()
+    # One row of public.orders lost between the dump and the restore.
+    with open(path, "w") as handle:
+        handle.write(text.replace("\n500\tn500\n", "\n", 1))
+    rc, out, err = replay(target, path)
+    assert rc == 6, err
+    assert "appsnap: database postgres does not match the dump's manifest: public.orders: 500 rows in the manifest, 499 rows restored" in err, err
+    assert "appsnap: the replay differs from the dump's manifest" in err
+
+
+def test_checksums_catch_a_changed_value_that_counts_cannot(server, target):
+    path = os.path.join(server.root, "checksums", "backup.sql")
+    dump(server, path, verify="checksums")
+    tables = manifest_of(path)["databases"][0]["tables"]
+    assert len(tables["public.orders"]["md5"]) == 32
+    with open(path) as handle:
+        text = handle.read()
+    with open(path, "w") as handle:
+        handle.write(text.replace("\n500\tn500\n", "\n500\tchanged\n", 1))
+    rc, _out, err = replay(target, path)
+    assert rc == 6, err
+    assert "public.orders: 500 rows in the manifest, 500 rows restored (checksums differ)" in err, err
+
+
+def test_a_replay_reports_what_it_verified_and_required_refuses_a_dump_without_a_manifest(server, target):
+    path = os.path.join(server.root, "report", "backup.sql")
+    dump(server, path)
+    script = pg_replay.pg_replay_command("postgres", path=path, report=True)
+    proc = subprocess.run(["bash", "-c", script], env=target.env(), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert report == [{"database": "postgres", "tables": 1, "rows": 500, "verified": "counts", "verified_tables": 1, "verified_rows": 500}]
+
+    bare = os.path.join(server.root, "bare", "backup.sql")
+    dump(server, bare, verify="none")
+    assert not os.path.exists(os.path.join(os.path.dirname(bare), "backup.manifest.json"))
+    # A dump without a manifest replays with auto (verified: null) and is refused, untouched, with required.
+    fresh = Server(password="other-" + PASSWORD)
+    try:
+        rc, _out, err = replay(fresh, bare, verify="required")
+        assert rc == 6 and "no manifest at" in err and "verify: counts" in err, err
+        assert fresh.psql("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'").strip() == "0"
+        proc = subprocess.run(["bash", "-c", pg_replay.pg_replay_command("postgres", path=bare, report=True)], env=fresh.env(),
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout.strip().splitlines()[-1])["verified"] is None
+    finally:
+        fresh.stop()
+    # A new dump without a manifest removes the old manifest: it described another dump.
+    dump(server, path, verify="none")
+    assert files_in(os.path.dirname(path)) == ["backup.sql", "globals.sql"]

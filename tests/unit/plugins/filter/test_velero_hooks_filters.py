@@ -173,8 +173,39 @@ def test_pg_replay_command_per_format(dump_format, jobs, expected):
 
 def test_pg_replay_command_clean_and_report():
     assert "clean=0" in F["pg_replay_command"]("app") and "clean=1" in F["pg_replay_command"]("app", clean=True)
-    assert "json_build_object" not in F["pg_replay_command"]("app")
-    assert "json_build_object" in F["pg_replay_command"]("app", report=True)
+    # The report line is printed only with report; the check against the manifest runs either way.
+    assert "-v VERBOSITY=terse >/dev/null\n" in F["pg_replay_command"]("app")
+    assert "-v VERBOSITY=terse >/dev/null" not in F["pg_replay_command"]("app", report=True)
+
+
+@pytest.mark.parametrize("verify,uses_manifest,required", [("auto", True, False), ("required", True, True), ("none", False, False)])
+def test_pg_replay_command_verify(verify, uses_manifest, required):
+    script = F["pg_replay_command"]("app", path="/backup/my dump.sql", verify=verify)
+    assert "manifest='/backup/my dump.manifest.json'" in script
+    assert ('if [ -e "$manifest" ]; then cat' in script) is uses_manifest
+    assert ("no manifest at $manifest" in script) is required
+    assert 'if [ "$unverified" = 1 ]' in script and "exit 6" in script
+
+
+@pytest.mark.parametrize("verify,md5", [("counts", "CASE WHEN false THEN"), ("checksums", "CASE WHEN true THEN")])
+def test_pg_dump_hook_verify_records_a_manifest_in_the_dump_snapshot(verify, md5):
+    script = F["pg_dump_hook"]("app", verify=verify, lock_wait_timeout="3s")["command"][2]
+    assert "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;" in script and "SET LOCAL lock_timeout = 3000;" in script
+    assert "pg_export_snapshot()" in script and '--snapshot="$snapshot"' in script and md5 in script
+    assert "write_manifest \"$stage/manifest\"" in script and "publish \"$stage/manifest\" /backup/backup.manifest.json" in script
+
+
+def test_pg_dump_hook_without_verify_removes_the_old_manifest():
+    script = F["pg_dump_hook"]("app", verify="none")["command"][2]
+    assert "pg_export_snapshot" not in script and "--snapshot" not in script
+    assert "rm -f -- /backup/backup.manifest.json" in script
+
+
+@pytest.mark.parametrize("name,kwargs", [("pg_dump_hook", {"verify": "rows"}), ("pg_replay_command", {"verify": "counts"}),
+                                         ("pg_replay_hook", {"verify": True})])
+def test_verify_takes_only_its_choices(name, kwargs):
+    with pytest.raises(AnsibleFilterError, match="verify must be one of"):
+        F[name]("app", **kwargs)
 
 
 def test_pg_query_named_and_plain():

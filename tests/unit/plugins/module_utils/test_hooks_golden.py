@@ -54,7 +54,9 @@ def test_golden_annotations_volume_and_mount(seed_statefulset, seed_pgdump_state
     assert "-d postgres" in seed_script and "-h 127.0.0.1" in seed_script and "> /backup/backup.sql" in seed_script
     assert "file_of() { printf '%s' /backup/backup.sql; }" in script
     assert "entries='postgres 706f737467726573'" in script  # the database, as hex so any name survives the shell
-    dump_line = next(line for line in script.splitlines() if line.strip().startswith('PGDATABASE="$(name_of "$hex")" run pg_dump'))
+    dump_line = next(line for line in script.splitlines() if line.strip().startswith("dump_in_snapshot pg_dump"))
+    # Run in the snapshot the manifest's counts were taken in (pg_manifest.py).
+    assert 'PGDATABASE="$(name_of "$hex")"; export PGDATABASE' in script and 'run "$@" --snapshot="$snapshot"' in script
     words = shlex.split("pg_dump" + dump_line.split(" pg_dump", 1)[1])
     assert words[0] == "pg_dump" and "--create" in words and "--format=plain" in words
     assert '--file="$stage/db.$part"' in dump_line
