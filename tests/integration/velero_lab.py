@@ -2,7 +2,9 @@
 import json
 import os
 import pathlib
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -138,3 +140,23 @@ def describe_failure(tasks):
 def last_result(tasks, name):
     """The result of the last task called ``name`` (role tasks carry a "<role> : " prefix)."""
     return [result for task, result in tasks if task == name or task.endswith(" : " + name)][-1]
+
+
+def run_with_runner(playbook, extravars, envvars):
+    """A playbook as AWX runs it: ansible-runner with a private data dir and extravars.
+
+    Returns (status, failure messages, stdout, artifacts): the artifacts are what the play published with
+    ansible.builtin.set_stats (per_host false), the ``artifact_data`` of the stats event AWX stores as the job's artifacts.
+    """
+    import ansible_runner
+
+    data_dir = tempfile.mkdtemp(prefix="appsnap-runner-")
+    try:
+        envvars = dict(envvars, ANSIBLE_COLLECTIONS_PATH=os.environ["ANSIBLE_COLLECTIONS_PATH"])
+        result = ansible_runner.run(private_data_dir=data_dir, playbook=playbook, extravars=extravars, envvars=envvars, quiet=True)
+        failures = [e["event_data"]["res"].get("msg") for e in result.events if e.get("event") == "runner_on_failed"]
+        stats = [e["event_data"] for e in result.events if e.get("event") == "playbook_on_stats"]
+        artifacts = stats[-1].get("artifact_data") or {} if stats else {}
+        return result.status, failures, result.stdout.read(), artifacts
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
