@@ -68,9 +68,10 @@ def scratch_restore_modifier(name):
 
 
 def verified_annotations(replay, scratch, now=None):
-    """The annotations recording a drill's verified replay (``pg_replay_result``: its tables and rows) on the Backup."""
+    """The annotations recording a drill's verified replay on the Backup: ``replay`` is what was verified, the tables and rows
+    (the pg_replay role's ``pg_replay_result.verified``)."""
     if not isinstance(replay, dict) or "tables" not in replay or "rows" not in replay:
-        raise InputError("verified_annotations takes the pg_replay role's pg_replay_result (with tables and rows), got %r." % (replay,))
+        raise InputError("verified_annotations takes the pg_replay role's pg_replay_result.verified (with tables and rows), got %r." % (replay,))
     when = now or datetime.datetime.now(datetime.timezone.utc)
     return {
         VERIFIED_AT: when.strftime(TIMESTAMP_FORMAT),

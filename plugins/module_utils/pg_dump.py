@@ -161,5 +161,6 @@ def pg_dump_hook(
     if not isinstance(space_check, bool):
         raise InputError("space_check must be true or false, got %r." % (space_check,))
     timing = {"timeout": timeout, "on_error": validate_on_error(on_error, "on_error")}
-    script = pg_dump_script(database, path, format, jobs, validate_duration(lock_wait_timeout, "lock_wait_timeout"), in_pod_deadline(timeout), space_check, verify)
+    lock_wait_timeout = validate_duration(lock_wait_timeout, "lock_wait_timeout")
+    script = pg_dump_script(database, path, format, jobs, lock_wait_timeout, in_pod_deadline(timeout), space_check, verify)
     return exec_hook(script, timing, container, connection)

@@ -16,11 +16,8 @@ __metaclass__ = type
 import json
 import os
 import shlex
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -29,9 +26,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands,
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import pg_state  # noqa: E402  pylint: disable=wrong-import-position
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
-USER = "appuser"
-PASSWORD = "Pw-'quoted\"$x"
+from pg_local import PASSWORD, PG_BIN, USER, Server, free_port  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _require_postgres():
@@ -39,52 +34,6 @@ def _require_postgres():
         if os.environ.get("APPSNAP_REQUIRE_LAB") == "1":
             pytest.fail("PostgreSQL 15 server binaries missing at %s; tests/run installs postgresql-15." % PG_BIN)
         pytest.skip("PostgreSQL 15 server binaries missing at %s" % PG_BIN)
-
-
-def _as_postgres(argv, **kwargs):
-    if os.geteuid() == 0:
-        argv = ["runuser", "-u", "postgres", "--"] + argv
-    return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs)
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server(object):
-    """One PostgreSQL cluster on 127.0.0.1, superuser USER with ``password``."""
-
-    def __init__(self, password=PASSWORD):
-        self.password = password
-        self.root = tempfile.mkdtemp(prefix="appsnap-pg-")
-        os.chmod(self.root, 0o777)
-        self.data = os.path.join(self.root, "data")
-        pwfile = os.path.join(self.root, "pw")
-        with open(pwfile, "w") as handle:
-            handle.write(password)
-        os.chmod(pwfile, 0o644)
-        self.port = _free_port()
-        _as_postgres([PG_BIN + "/initdb", "-D", self.data, "-U", USER, "--pwfile", pwfile, "--auth=scram-sha-256", "--locale=C.UTF-8"])
-        self.log = os.path.join(self.root, "server.log")
-        _as_postgres([PG_BIN + "/pg_ctl", "-D", self.data, "-l", self.log, "-w", "-o", "-h 127.0.0.1 -p %d -k %s" % (self.port, self.root), "start"])
-
-    def env(self, password=None):
-        return dict(os.environ, PGPASSWORD=password or self.password, PGHOST="127.0.0.1", PGPORT=str(self.port), PGUSER=USER)
-
-    def psql(self, sql, db="postgres", password=None):
-        """Run ``sql`` from standard input, one statement at a time (so CREATE DATABASE works), and return the output."""
-        return subprocess.run(
-            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", db], input=sql, env=self.env(password), check=True, capture_output=True, text=True
-        ).stdout
-
-    def state(self):
-        return pg_state.server_state(self.psql)
-
-    def stop(self):
-        _as_postgres([PG_BIN + "/pg_ctl", "-D", self.data, "-m", "immediate", "stop"])
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -366,7 +315,7 @@ def test_replay_gives_up_when_postgres_never_answers(server):
     path = os.path.join(server.root, "unused", "backup.sql")
     dump(server, path)
     start = time.monotonic()
-    rc, _out, err = run_hook(pg_replay.pg_replay_hook("postgres", path=path, port=_free_port(), ready_timeout=2))
+    rc, _out, err = run_hook(pg_replay.pg_replay_hook("postgres", path=path, port=free_port(), ready_timeout=2))
     assert rc == 3
     assert "did not accept connections within 2s" in err
     assert time.monotonic() - start < 15

@@ -1,6 +1,7 @@
 """The restore drill on the lab: a backup taken under pgbench load restores into a scratch namespace and matches its
-manifest exactly, while the source keeps taking writes and is never touched; a failing drill cleans up and says why;
-the freshness check reads what the drill recorded. One deployment and one backup serve every test (module scope)."""
+manifest exactly, while the source keeps taking writes and is never touched; the freshness check reads what the drill
+recorded; a dump altered after its manifest fails the drill, naming the table, and the drill still cleans up.
+One deployment serves every test (module scope)."""
 import json
 import pathlib
 import subprocess
@@ -94,7 +95,8 @@ def test_drill_matches_the_manifest_while_production_writes(source, kubectl, vel
     assert (int(drill["verified_tables"]), int(drill["verified_rows"])) == (len(source["tables"]), manifest_rows), drill
     assert int(drill["bytes"]) > 0 and float(drill["restore_seconds"]) > 0 and float(drill["replay_seconds"]) > 0, drill
     assert artifacts["appsnap_restore"]["backup"] == backup and artifacts["appsnap_restore"]["namespaces"] == {namespace: scratch}, artifacts
-    assert artifacts["appsnap_pg_replay"]["ok"] is True and int(artifacts["appsnap_pg_replay"]["rows"]) == manifest_rows, artifacts
+    replay = artifacts["appsnap_pg_replay"]
+    assert replay["ok"] is True and int(replay["rows"]) == manifest_rows and int(replay["verified"]["rows"]) == manifest_rows, artifacts
 
     # Production moved on (so matching the manifest was not matching the live database), and the drill touched nothing there.
     live_history = int(psql(kubectl, namespace, "SELECT count(*) FROM pgbench_history"))
@@ -125,33 +127,48 @@ def test_freshness_finds_the_newest_drilled_backup(source, run_playbook):
     assert rc != 0 and "was verified by a restore drill" in result["msg"] and "Run ansible-playbook appsnap.velero.drill" in result["msg"], result["msg"]
 
 
-def test_a_failing_drill_cleans_up_and_says_why(source, run_playbook, kubectl):
-    namespace, backup = source["namespace"], source["backup"]
+def test_a_dump_altered_after_its_manifest_fails_the_drill_which_cleans_up(source, run_playbook, kubectl):
+    """Test-only corruption: the live pod's pre-backup hook (its annotation, read by Velero at backup time) runs the dump,
+    then deletes one row of pgbench_tellers from the published dump before Velero uploads it. Runs last: it makes a newer backup."""
+    namespace = source["namespace"]
     scratch = namespace + "-drill"
+    key = "pre.hook.backup.velero.io/command"
+    hook = kubectl.json("get", "pod", "postgresql-0", namespace=namespace)["metadata"]["annotations"][key]
+    altered = json.loads(hook)
+    altered[-1] += "\nsed -i '/^COPY public.pgbench_tellers /{n;d}' /backup/backup.sql"
+    kubectl.run("annotate", "--overwrite", "pod", "postgresql-0", "%s=%s" % (key, json.dumps(altered)), namespace=namespace)
+    try:
+        backup = namespace + "-altered"
+        rc, tasks, _out = run_playbook("appsnap.velero.backup", {"snapshot_namespace": namespace, "snapshot_backup_name": backup})
+        assert rc == 0, describe_failure(tasks)
+    finally:
+        kubectl.run("annotate", "--overwrite", "pod", "postgresql-0", "%s=%s" % (key, hook), namespace=namespace)
     before = untouched_state(kubectl, namespace)
-    annotations = kubectl.json("-n", "velero", "get", "backup", backup)["metadata"].get("annotations")
 
-    # The replay fails: the dump is plain, the drill is told it is a custom archive. The newest backup of the namespace is the default.
-    rc, tasks, _out = run_playbook("appsnap.velero.drill", {"drill_namespace": namespace, "drill_format": "custom"})
+    # The newest backup of the namespace is the default: the altered one.
+    rc, tasks, _out = run_playbook("appsnap.velero.drill", {"drill_namespace": namespace})
     # The replay's failure is rescued; the clean-up runs, then the drill fails with it.
     name, result = [(name, result) for name, result in tasks if result.get("failed")][-1]
     assert rc != 0 and name.endswith("Fail with what went wrong, after the clean-up"), describe_failure(tasks)
-    assert backup in result["msg"] and "failed at the replay and verification" in result["msg"] and "failed to replay" in result["msg"]
-    assert "The scratch namespace %s and its volumes were deleted" % scratch in result["msg"]
+    assert "The drill of backup %s failed at the replay and verification" % backup in result["msg"], result["msg"]
+    assert "public.pgbench_tellers: 10 rows in the manifest, 9 rows restored" in result["msg"], result["msg"]
+    assert "The scratch namespace %s and its volumes were deleted" % scratch in result["msg"], result["msg"]
     assert scratch_leftovers(kubectl, scratch) == ("", [])
     assert untouched_state(kubectl, namespace) == before
-    assert kubectl.json("-n", "velero", "get", "backup", backup)["metadata"].get("annotations") == annotations
+    assert "appsnap.velero/verified-at" not in (kubectl.json("-n", "velero", "get", "backup", backup)["metadata"].get("annotations") or {})
 
-    # A scratch namespace that exists is never used, nor deleted; the source is never the scratch namespace.
+
+def test_the_drill_refuses_a_scratch_namespace_it_did_not_create(source, run_playbook, kubectl):
+    namespace = source["namespace"]
     taken = "drill-taken-" + uuid.uuid4().hex[:6]
     kubectl.run("create", "namespace", taken)
     try:
         rc, tasks, _out = run_playbook("appsnap.velero.drill", {"drill_namespace": namespace, "drill_scratch_namespace": taken})
         name, result = failed_task(tasks)
-        assert rc != 0 and "Namespace %s exists" % taken in result["msg"] and "drill_scratch_namespace" in result["msg"]
+        assert rc != 0 and "Namespace %s exists" % taken in result["msg"] and "drill_scratch_namespace" in result["msg"], result["msg"]
         assert scratch_leftovers(kubectl, taken)[0] == "namespace/" + taken
     finally:
         kubectl.run("delete", "namespace", taken, "--wait=false", check=False)
     rc, tasks, _out = run_playbook("appsnap.velero.drill", {"drill_namespace": namespace, "drill_scratch_namespace": namespace})
     name, result = failed_task(tasks)
-    assert rc != 0 and "is the source namespace" in result["msg"]
+    assert rc != 0 and "is the source namespace" in result["msg"], result["msg"]

@@ -276,7 +276,10 @@ def round_trip(run_playbook, kubectl, namespaces, kind, name, database, restore_
     assert rc == 0, describe_failure(tasks)
     replayed = last_result(tasks, "Report the replay")["ansible_facts"]["pg_replay_result"]
     assert [(p["namespace"], p["pod"], p["container"], p["ok"]) for p in replayed["pods"]] == [(ns, pods[ns], "postgres", True) for ns in namespaces]
-    assert all(p["databases"] == [{"database": database, "tables": 2, "rows": 2300}] for p in replayed["pods"]), replayed
+    # Each replay was checked against the manifest the hook took in its dump's snapshot.
+    assert all(p["databases"] == [{"database": database, "tables": 2, "rows": 2300, "verified": "counts", "verified_tables": 2, "verified_rows": 2300}]
+               for p in replayed["pods"]), replayed
+    assert replayed["verified"] == {"databases": len(namespaces), "tables": 2 * len(namespaces), "rows": 2300 * len(namespaces), "modes": ["counts"]}
     assert int(replayed["rows"]) == 2300 * len(namespaces)
     for ns in namespaces:
         assert checksums(kubectl, ns, pods[ns], "postgres", database) == before[ns]

@@ -63,6 +63,8 @@ def test_application_roles_databases_and_grants_come_back_whole(run_playbook, ku
         assert_no_secret(out)
         report = next(result for name, result in tasks if name.endswith("Report the replay"))["ansible_facts"]["pg_replay_result"]
         assert sorted(d["database"] for d in report["databases"]) == ["postgres", "shop"] and int(report["rows"]) == 500 + 300 + 1000
+        # Both databases checked against the manifest the hook took in each dump's snapshot.
+        assert report["verified"] == {"databases": 2, "tables": 3, "rows": 1800, "modes": ["counts"]}, report
         assert pg_state.differences(before, pg_state.server_state(run)) == []
     finally:
         kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)

@@ -54,7 +54,7 @@ def test_verified_annotations_round_trip_and_hold_no_secret():
     assert drill.verified_at({"metadata": {"annotations": annotations}}) == NOW
     assert drill.verified_at({"metadata": {"annotations": {drill.VERIFIED_AT: "yesterday"}}}) is None
     assert drill.verified_at({"metadata": {}}) is None
-    with pytest.raises(InputError, match="pg_replay_result"):
+    with pytest.raises(InputError, match="pg_replay_result.verified"):
         drill.verified_annotations({"rows": 1}, "shop-drill")
 
 
