@@ -21,7 +21,17 @@ __metaclass__ = type
 import functools
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.module_utils import drill, hook_record, pg_commands, pg_dump, pg_replay, pod_hooks, spec_hooks, targets, workload_env
+from ansible_collections.appsnap.velero.plugins.module_utils import (
+    drill,
+    hook_record,
+    pg_commands,
+    pg_dump,
+    pg_replay,
+    pod_hooks,
+    spec_hooks,
+    targets,
+    workload_env,
+)
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 FILTERS = {

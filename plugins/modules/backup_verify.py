@@ -16,7 +16,7 @@ description:
   - Checks the phase, the hooks, the pod volumes that were backed up and their size, the backup's age and its storage
     location, and fails with the full list of the expectations that are not met.
   - With O(drilled=true) and O(max_age), it is the freshness check of restores that proved themselves - schedule it as an alert
-    (C(playbooks/freshness.yml)): only backups that a restore drill (P(appsnap.velero.drill#role)) verified count, and it fails when
+    (C(playbooks/freshness.yml)). Only backups that a restore drill (P(appsnap.velero.drill#role)) verified count, and it fails when
     the newest of them completed longer than O(max_age) ago, or when there is none, naming the drill as the fix.
 options:
   name:

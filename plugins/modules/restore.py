@@ -50,9 +50,10 @@ options:
     choices: [none, update]
   resource_modifier:
     description:
-      - A ConfigMap in the Velero namespace holding Velero resource modifiers (C(version: v1) and C(resourceModifierRules),
+      - A ConfigMap in the Velero namespace holding Velero resource modifiers (C(version) V(v1) and C(resourceModifierRules),
         under one data key), which Velero applies to each object before it creates it. The restore drill's
-        (P(appsnap.velero.drill#role)) clears the C(spec.volumeName) of restored PersistentVolumeClaims.
+        (P(appsnap.velero.drill#role), P(appsnap.velero.drill_restore_modifier#filter)) clears the C(spec.volumeName) of
+        restored PersistentVolumeClaims.
       - Refused before the Restore is created when the ConfigMap does not exist or holds other than one data key, which
         Velero would fail the restore's validation for.
     type: str
