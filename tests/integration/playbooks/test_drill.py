@@ -41,7 +41,7 @@ def source(run_playbook, kubectl):
             rc, tasks, _out = run_playbook("appsnap.velero.backup", {"snapshot_namespace": namespace, "snapshot_backup_name": backup})
             assert rc == 0, describe_failure(tasks)
         finally:
-            output, _ = load.communicate(timeout=180)
+            output, _err = load.communicate(timeout=180)
         assert "number of transactions actually processed" in output, output
         manifest = json.loads(kubectl.run("exec", "postgresql-0", "--", "cat", "/backup/backup.manifest.json", namespace=namespace).stdout)
         tables = manifest["databases"][0]["tables"]
@@ -82,7 +82,7 @@ def test_drill_matches_the_manifest_while_production_writes(source, kubectl, vel
             "appsnap.velero.drill", {"drill_namespace": namespace, "drill_backup_name": backup}, {"K8S_AUTH_KUBECONFIG": kubectl.kubeconfig})
     finally:
         kubectl.run("exec", "postgresql-0", "--", "touch", "/tmp/stop-writer", namespace=namespace)
-        output, _ = writer.communicate(timeout=120)
+        output, _err = writer.communicate(timeout=120)
     assert status == "successful", failures
     assert output.strip() == "stopped", output
 
