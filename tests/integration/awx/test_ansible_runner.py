@@ -4,15 +4,9 @@ import os
 import pathlib
 import shutil
 import tempfile
-import uuid
 
 import ansible_runner
-import pytest
-import yaml
-
-REPO = pathlib.Path(__file__).resolve().parents[3]
-RBAC = REPO / "rbac" / "appsnap-velero-job.yaml"
-CA = "/var/lib/appsnap-lab/pki/ca.crt"
+from awx_job import CA, REPO, bearer_token_credential
 
 
 def run_as_awx(playbook, extravars, host, token):
@@ -20,10 +14,7 @@ def run_as_awx(playbook, extravars, host, token):
     home = tempfile.mkdtemp(prefix="appsnap-home-")  # no ~/.kube/config to fall back on
     try:
         envvars = {
-            "K8S_AUTH_HOST": host,
-            "K8S_AUTH_API_KEY": token,
-            "K8S_AUTH_SSL_CA_CERT": CA,
-            "K8S_AUTH_VERIFY_SSL": "True",
+            **bearer_token_credential(host, token, CA),
             "HOME": home,
             "ANSIBLE_COLLECTIONS_PATH": os.environ["ANSIBLE_COLLECTIONS_PATH"],
         }
@@ -34,24 +25,6 @@ def run_as_awx(playbook, extravars, host, token):
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
-
-
-@pytest.fixture
-def job_account(run_playbook, kubectl):
-    namespace = "awx-pg-" + uuid.uuid4().hex[:6]
-    deploy_vars = {"postgres_namespace": namespace, "postgres_password": "awx-" + uuid.uuid4().hex,
-                   "postgres_image": "localhost/appsnap/postgres:15", "postgres_image_pull_policy": "Never"}
-    rc, _tasks, _out = run_playbook("appsnap.velero.deploy", deploy_vars)
-    assert rc == 0
-    rbac = yaml.safe_load(RBAC.read_text())
-    for doc in rbac["items"]:
-        if doc["metadata"].get("namespace") == "appsnap-pg":
-            doc["metadata"]["namespace"] = namespace
-    kubectl.run("apply", "-f", "-", input=yaml.safe_dump(rbac))
-    token = kubectl.run("-n", "velero", "create", "token", "appsnap-velero-job", "--duration=1h").stdout.strip()
-    server = yaml.safe_load(open(kubectl.kubeconfig))["clusters"][0]["cluster"]["server"]
-    yield namespace, server, token
-    kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def test_backup_and_restore_with_only_a_service_account_token(job_account, kubectl, monkeypatch):
