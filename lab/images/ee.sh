@@ -29,6 +29,8 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 EE_CACHE=$APPSNAP_CACHE/ee
 mkdir -p "$EE_CACHE/wheels"
 export PIP_CACHE_DIR=$EE_CACHE/pip PIP_DISABLE_PIP_VERSION_CHECK=1
+# a PIP_FIND_LINKS naming no directory makes pip warn once per package
+if [ -n "${PIP_FIND_LINKS:-}" ] && [ ! -d "$PIP_FIND_LINKS" ]; then unset PIP_FIND_LINKS; fi
 for tool in ansible-builder ansible-galaxy python3; do
   command -v "$tool" > /dev/null || { echo "[image] ee: $tool not on PATH (run from tests/run, or put .venv/bin on PATH)" >&2; exit 1; }
 done
