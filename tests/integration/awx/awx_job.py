@@ -99,6 +99,7 @@ class ReceptorNode:
         self.socket = str(self.workdir / "receptor.sock")
         config = [
             {"node": {"id": self.node_id, "datadir": str(self.workdir / "data")}},
+            {"local-only": {}},  # one node, no mesh: receptor refuses to start without a backend otherwise
             {"log-level": "info"},
             {"control-service": {"service": "control", "filename": self.socket}},
             {"work-kubernetes": {"worktype": WORKTYPE, "authmethod": "runtime", "allowruntimeauth": True,
@@ -108,7 +109,7 @@ class ReceptorNode:
         self.log = open(self.workdir / "receptor.log", "w")
         self.proc = subprocess.Popen([binary, "--config", str(self.workdir / "receptor.conf")], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
-        while not self._answers():
+        while not (self._answers() and "Initialization complete" in (self.workdir / "receptor.log").read_text()):
             assert self.proc.poll() is None, "receptor exited %s: %s" % (self.proc.returncode, (self.workdir / "receptor.log").read_text())
             assert time.monotonic() < deadline, "receptor's control socket did not answer in 30s"
             time.sleep(0.2)
@@ -140,9 +141,9 @@ class ContainerGroupJob:
     """What a container-group job left: the processed runner result, its events, and the pod as Kubernetes saw it."""
 
     def __init__(self, runner, events, unit_status, pod, pod_log):
-        self.runner = runner
         self.status = runner.status
         self.events = events
+        self.stdout = "\n".join(e.get("stdout", "") for e in events)
         self.unit_status = unit_status
         self.pod = pod
         self.pod_log = pod_log
@@ -197,7 +198,9 @@ def run_container_group_job(node, kubectl, *, namespace, kubeconfig, playbook, e
             processed = pdd.parent / (pdd.name + ".process")
             runner = ansible_runner.run(private_data_dir=str(processed), streamer="process", _input=result_file, quiet=True)
             result_sock.close()
-            events = list(runner.events)
+            # the events as `ansible-runner process` wrote them to its artifacts dir, in order
+            [job_events] = processed.glob("artifacts/job_events")
+            events = sorted((json.loads(f.read_text()) for f in job_events.glob("*.json")), key=lambda e: e["counter"])
             unit_status = _work_status(node, unit_id)
             pod_name = unit_status.get("ExtraData", {}).get("PodName")
             assert pod_name, unit_status
@@ -227,12 +230,12 @@ def _work_status(node, unit_id):
 
 
 def _terminated_pod(kubectl, namespace, name, timeout=60):
-    """The job pod once its worker container terminated (the stream ends a moment before Kubernetes records the exit)."""
+    """The job pod once its worker container terminated and the pod's phase says so (the stream ends a moment before)."""
     deadline = time.monotonic() + timeout
     while True:
         pod = json.loads(kubectl.run("get", "pod", name, "-o", "json", namespace=namespace).stdout)
         workers = [c for c in pod["status"].get("containerStatuses", []) if c["name"] == "worker"]
-        if workers and workers[0]["state"].get("terminated"):
+        if workers and workers[0]["state"].get("terminated") and pod["status"]["phase"] in ("Succeeded", "Failed"):
             return pod
         assert time.monotonic() < deadline, "job pod %s/%s did not terminate: %s" % (namespace, name, pod["status"])
         time.sleep(1)
