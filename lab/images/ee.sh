@@ -22,7 +22,8 @@
 #
 # Caches: wheels and pip's cache in $APPSNAP_CACHE/ee (delete it, and the tarball, for a
 # cold build); the tarball $APPSNAP_CACHE/images/ee-<hash>.tar, <hash> covering this script,
-# lib.sh, the builder context, the constraints and every file of the built collection but tests/.
+# lib.sh, the builder context, the constraints and every file of the built collection but tests/,
+# changelogs/ and README.md.
 # shellcheck source=lab/images/lib.sh
 . "$(dirname "$0")/lib.sh"
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -68,8 +69,9 @@ yaml.safe_dump(info, open(os.path.join(sys.argv[1], "galaxy.yml"), "w"))
 PY
 ansible-galaxy collection build --output-path dist kc-src > /dev/null
 h=$( { echo "$recipe"; cat "$REPO/tests/requirements.txt" constraints.txt context/Dockerfile context/_build/requirements.txt context/_build/requirements.yml
-       # the collection's files but its tests/ (which run on the host, never in the image): editing a test rebuilds nothing
-       tar -xOzf dist/appsnap-velero-"$version".tar.gz FILES.json | python3 -c 'import json, sys; print(json.dumps([f for f in json.load(sys.stdin)["files"] if not f["name"].startswith("tests/")]))'
+       # the collection's files but tests/, changelogs/ and README.md (never used in the image): editing them rebuilds nothing
+       tar -xOzf dist/appsnap-velero-"$version".tar.gz FILES.json | python3 -c 'import json, sys
+print(json.dumps([f for f in json.load(sys.stdin)["files"] if not f["name"].startswith(("tests/", "changelogs/", "README.md"))]))'
        ls dist; } | sha256sum | cut -c1-12)
 out=$LAB_IMAGES/ee-$h.tar
 [ -s "$out" ] && { echo "$out"; exit 0; }
@@ -90,7 +92,8 @@ install -d -m 0775 -o 1000 -g 0 root/runner
 # collections, installed offline by ansible-galaxy into the path ansible-builder uses
 colls=root/usr/share/ansible/collections
 mkdir -p "$colls"
-ansible-galaxy collection install --offline -p "$colls" dist/kubernetes-core-*.tar.gz dist/appsnap-velero-"$version".tar.gz > galaxy.log 2>&1 \
+# (ANSIBLE_COLLECTIONS_PATH: only the image's path, or ansible-galaxy skips a dependency the host already has)
+ANSIBLE_COLLECTIONS_PATH=$colls ansible-galaxy collection install --offline -p "$colls" dist/kubernetes-core-*.tar.gz dist/appsnap-velero-"$version".tar.gz > galaxy.log 2>&1 \
   || { cat galaxy.log >&2; echo "[image] ee: ansible-galaxy collection install failed" >&2; exit 1; }
 # the Python requirements, as ansible-builder's builder stage gathers them
 python3 context/_build/scripts/introspect.py introspect --sanitize --user-pip=context/_build/requirements.txt \
@@ -98,6 +101,7 @@ python3 context/_build/scripts/introspect.py introspect --sanitize --user-pip=co
   || { cat introspect.log >&2; echo "[image] ee: introspect.py failed" >&2; exit 1; }
 # system packages (bindep): only lines restricted to other platforms are allowed (kubernetes.core
 # names kubectl for Fedora and RHEL, for its kubectl connection plugin, which the collection does not use)
+touch bindep.txt  # introspect.py writes it only when some collection names system packages
 debian_bindep=$(python3 - bindep.txt <<'PY'
 import re, sys
 for line in open(sys.argv[1]):
