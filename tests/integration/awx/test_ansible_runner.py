@@ -1,7 +1,6 @@
 """backup.yml and restore.yml run as AWX runs them: ansible-runner, a private data dir, extravars,
 no kubeconfig, and only K8S_AUTH_HOST, K8S_AUTH_API_KEY (a ServiceAccount token) and K8S_AUTH_SSL_CA_CERT."""
 import os
-import pathlib
 import shutil
 import tempfile
 
