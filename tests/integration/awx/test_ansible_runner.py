@@ -1,51 +1,23 @@
 """backup.yml and restore.yml run as AWX runs them: ansible-runner, a private data dir, extravars,
 no kubeconfig, and only K8S_AUTH_HOST, K8S_AUTH_API_KEY (a ServiceAccount token) and K8S_AUTH_SSL_CA_CERT;
 the results they publish with set_stats are the job's artifacts."""
-import pathlib
 import shutil
 import tempfile
-import uuid
 
-import pytest
-import yaml
+from awx_job import CA, REPO, bearer_token_credential
 from velero_lab import run_with_runner
-
-REPO = pathlib.Path(__file__).resolve().parents[3]
-RBAC = REPO / "rbac" / "appsnap-velero-job.yaml"
-CA = "/var/lib/appsnap-lab/pki/ca.crt"
 
 
 def run_as_awx(playbook, extravars, host, token):
     home = tempfile.mkdtemp(prefix="appsnap-home-")  # no ~/.kube/config to fall back on
     try:
         envvars = {
-            "K8S_AUTH_HOST": host,
-            "K8S_AUTH_API_KEY": token,
-            "K8S_AUTH_SSL_CA_CERT": CA,
-            "K8S_AUTH_VERIFY_SSL": "True",
+            **bearer_token_credential(host, token, CA),
             "HOME": home,
         }
         return run_with_runner(playbook, extravars, envvars)
     finally:
         shutil.rmtree(home, ignore_errors=True)
-
-
-@pytest.fixture
-def job_account(run_playbook, kubectl):
-    namespace = "awx-pg-" + uuid.uuid4().hex[:6]
-    deploy_vars = {"postgres_namespace": namespace, "postgres_password": "awx-" + uuid.uuid4().hex,
-                   "postgres_image": "localhost/appsnap/postgres:15", "postgres_image_pull_policy": "Never"}
-    rc, _tasks, _out = run_playbook("appsnap.velero.deploy", deploy_vars)
-    assert rc == 0
-    rbac = yaml.safe_load(RBAC.read_text())
-    for doc in rbac["items"]:
-        if doc["metadata"].get("namespace") == "appsnap-pg":
-            doc["metadata"]["namespace"] = namespace
-    kubectl.run("apply", "-f", "-", input=yaml.safe_dump(rbac))
-    token = kubectl.run("-n", "velero", "create", "token", "appsnap-velero-job", "--duration=1h").stdout.strip()
-    server = yaml.safe_load(open(kubectl.kubeconfig))["clusters"][0]["cluster"]["server"]
-    yield namespace, server, token
-    kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def test_backup_and_restore_with_only_a_service_account_token(job_account, kubectl, monkeypatch):
