@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark: appsnap.velero.backup (through ansible-playbook) against `velero backup create --wait`.
 
-    tests/bench/bench_backup_module.py [--pairs 5] [--pgbench-scale 0]
+    tests/bench/bench_backup_module.py [--pairs 5] [--pgbench-scale 0] [--prefix bench]
 
 Needs the lab (lab/lab up) and the collection laid out (source tests/lib.sh;
 layout_collection). In one run it deploys the seed's hooked Postgres into a
@@ -103,7 +103,8 @@ def main():
     pairs = option("--pairs", 5)
     scale = option("--pgbench-scale", 0)
     kubectl = Kubectl()
-    namespace = velero_lab.new_namespace(kubectl, "bench")
+    prefix = sys.argv[sys.argv.index("--prefix") + 1] if "--prefix" in sys.argv else "bench"
+    namespace = velero_lab.new_namespace(kubectl, prefix)
     try:
         velero_lab.apply(kubectl, namespace, velero_lab.hooked_postgres())
         kubectl.run("rollout", "status", "statefulset/postgresql", "--timeout=300s", namespace=namespace)

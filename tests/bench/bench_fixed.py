@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark: where the fixed seconds of a small cycle go, phase by phase, from the lab's own records.
 
-    tests/bench/bench_fixed.py [--scale 1] [--runs 3] [--prefix bench]
+    tests/bench/bench_fixed.py [--scale 1] [--runs 3] [--prefix bench] [--hook-pairs 0]
 
 Needs the lab (lab/lab up) and the collection laid out (source tests/lib.sh;
 layout_collection). Each run is bench_cycle.py's plain cycle (deploy, seed pgbench at
@@ -16,6 +16,10 @@ split into what each step costs and whose cost it is, from:
   - the restored pod (created, initialized: Velero's restore-wait init container is done,
     ready).
 It prints one table per run and the medians, and writes them to build/bench/fixed.json.
+
+With --hook-pairs N it also runs appsnap.velero.site N times each way, alternating: the
+pg_replay role replays after the restore, or Velero's post-restore hook replays while the
+restore is still running (appsnap_replay_on_restore=true), and prints the wall times.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,8 +29,11 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import time
+import uuid
 
-from bench_backup_module import Kubectl, parse_time
+from bench_backup_module import KUBECONFIG, Kubectl, parse_time
 from bench_cycle import LOG_DIR, cycle, velero_object
 
 LOAD = "/proc/loadavg"
@@ -105,11 +112,46 @@ def split(kubectl, result):
     return rows
 
 
+def site(kubectl, prefix, on_restore):
+    """One appsnap.velero.site run (deploy, seed, backup, restore, replay, checksums); its wall time and summary."""
+    namespace = "%s-site-%s" % (prefix, uuid.uuid4().hex[:6])
+    summary = os.path.join(LOG_DIR, "fixed-site.json")
+    extra = {"appsnap_namespace": namespace, "appsnap_postgres_password": "bench-" + uuid.uuid4().hex, "appsnap_summary_file": summary,
+             "appsnap_postgres_image": "localhost/appsnap/postgres:15", "appsnap_postgres_image_pull_policy": "Never",
+             "appsnap_replay_on_restore": on_restore}
+    env = dict(os.environ, K8S_AUTH_KUBECONFIG=KUBECONFIG)
+    try:
+        start = time.monotonic()
+        proc = subprocess.run(["ansible-playbook", "appsnap.velero.site", "-e", json.dumps(extra)], env=env, capture_output=True, text=True, check=False)
+        wall = time.monotonic() - start
+        if proc.returncode != 0:
+            raise SystemExit("site.yml failed:\n%s" % proc.stdout[-3000:])
+        with open(summary) as handle:
+            return wall, json.load(handle)
+    finally:
+        kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def hook_pairs(kubectl, args):
+    walls = {False: [], True: []}
+    for index in range(args.hook_pairs):
+        for on_restore in (False, True):
+            with open(LOAD) as handle:
+                load = handle.read().split()[0]
+            wall, summary = site(kubectl, args.prefix, on_restore)
+            walls[on_restore].append(wall)
+            print("site.yml, replayed by %-19s: %5.1fs wall (restore %ss, replay %ss after it; checksums match %s; load average %s)"
+                  % (summary["replayed_by"], wall, summary["restore_seconds"], summary["replay_seconds"], summary["checksums_match"], load), flush=True)
+    print("median site.yml wall: pg_replay role %.1fs, Velero's post-restore hook %.1fs"
+          % (statistics.median(walls[False]), statistics.median(walls[True])))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--prefix", default="bench", help="namespace prefix (each run deletes its namespace)")
+    parser.add_argument("--hook-pairs", type=int, default=0)
     args = parser.parse_args()
     # bench_cycle's options: one database, no partitions, the globals timed once.
     args.partitions, args.databases, args.globals_repeat = 0, "one", 1
@@ -132,6 +174,13 @@ def main():
         for step, took, whose in rows:
             print("  %-86s %6.2f  %s" % (step, took, whose))
     print("machine: %s, %d cores; pgbench scale %d, plain format; %d runs" % (platform.machine(), os.cpu_count(), args.scale, args.runs))
+    if runs:
+        medians(runs)
+    if args.hook_pairs:
+        hook_pairs(kubectl, args)
+
+
+def medians(runs):
     print("median of the three playbooks' wall time: %.1fs; of the four phases: %.1fs"
           % (statistics.median(run["walls"] for run in runs), statistics.median(run["phases"] for run in runs)))
     # Steps present in every run (a task that was skipped in one run is left out of the medians).
