@@ -146,6 +146,21 @@ def hook_pairs(kubectl, args):
           % (statistics.median(walls[False]), statistics.median(walls[True])))
 
 
+def medians(runs):
+    print("median of the three playbooks' wall time: %.1fs; of the four phases: %.1fs"
+          % (statistics.median(run["walls"] for run in runs), statistics.median(run["phases"] for run in runs)))
+    # Steps present in every run (a task that was skipped in one run is left out of the medians).
+    steps = [step for step, _took, _whose in runs[0]["rows"] if all(step in [row[0] for row in run["rows"]] for run in runs)]
+    whose = {step: who for step, _took, who in runs[0]["rows"]}
+    print("%-86s %6s  %s" % ("median seconds", "", "whose cost"))
+    for step in steps:
+        values = [next(took for name, took, _w in run["rows"] if name == step) for run in runs]
+        print("  %-86s %6.2f  %s" % (step, statistics.median(values), whose[step]))
+    with open(os.path.join(LOG_DIR, "fixed.json"), "w") as handle:
+        json.dump(runs, handle, indent=1)
+
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=1)
@@ -178,20 +193,6 @@ def main():
         medians(runs)
     if args.hook_pairs:
         hook_pairs(kubectl, args)
-
-
-def medians(runs):
-    print("median of the three playbooks' wall time: %.1fs; of the four phases: %.1fs"
-          % (statistics.median(run["walls"] for run in runs), statistics.median(run["phases"] for run in runs)))
-    # Steps present in every run (a task that was skipped in one run is left out of the medians).
-    steps = [step for step, _took, _whose in runs[0]["rows"] if all(step in [row[0] for row in run["rows"]] for run in runs)]
-    whose = {step: who for step, _took, who in runs[0]["rows"]}
-    print("%-86s %6s  %s" % ("median seconds", "", "whose cost"))
-    for step in steps:
-        values = [next(took for name, took, _w in run["rows"] if name == step) for run in runs]
-        print("  %-86s %6.2f  %s" % (step, statistics.median(values), whose[step]))
-    with open(os.path.join(LOG_DIR, "fixed.json"), "w") as handle:
-        json.dump(runs, handle, indent=1)
 
 
 if __name__ == "__main__":

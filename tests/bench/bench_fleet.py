@@ -36,6 +36,7 @@ from bench_cycle import LOG_DIR
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, "..", "integration", "playbooks", "files", "seed.yml")
+PHASES = ("backup", "delete", "restore", "replay")
 LAB_IMAGE = {"postgres_image": "localhost/appsnap/postgres:15", "postgres_image_pull_policy": "Never"}
 
 
@@ -98,11 +99,10 @@ def main():
                 result = fleet(namespaces, mode)
                 result["size"] = size
                 results.append(result)
+                values = (size, mode, result["wall"], result["wall"] / size) + tuple(float(result[key + "_seconds"]) for key in PHASES)
+                values += (int(result["tables"]), int(result["rows"]), result["peak_kib"] / 1024, result["load"])
                 print("N=%2d %-3s: %6.1fs wall, %5.1fs per database (backup %.1f, delete %.1f, restore %.1f, replay %.1f); %d tables, %d rows; "
-                      "peak RSS %.0f MiB; load before %s" % (size, mode, result["wall"], result["wall"] / size, float(result["backup_seconds"]),
-                                                              float(result["delete_seconds"]), float(result["restore_seconds"]),
-                                                              float(result["replay_seconds"]), int(result["tables"]), int(result["rows"]),
-                                                              result["peak_kib"] / 1024, result["load"]), flush=True)
+                      "peak RSS %.0f MiB; load before %s" % values, flush=True)
         finally:
             for namespace in namespaces:
                 kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
