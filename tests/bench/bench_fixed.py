@@ -160,7 +160,6 @@ def medians(runs):
         json.dump(runs, handle, indent=1)
 
 
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=1)
