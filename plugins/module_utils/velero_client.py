@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 
 from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import (
@@ -29,6 +30,18 @@ from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import (
 )
 
 API_VERSION = "velero.io/v1"
+LABEL_VALUE_MAX = 63
+
+
+def label_value(name):
+    """The value Velero writes in its ``velero.io/backup-name`` and ``velero.io/restore-name`` labels for ``name``.
+
+    A label value holds at most 63 characters; Velero (pkg/label GetValidName) keeps a longer name's first 57
+    and adds the first 6 hex digits of its SHA-256, so a selector must do the same to find its objects.
+    """
+    if len(name) <= LABEL_VALUE_MAX:
+        return name
+    return name[:LABEL_VALUE_MAX - 6] + hashlib.sha256(name.encode("utf-8")).hexdigest()[:6]
 
 
 class VeleroError(Exception):
@@ -153,7 +166,7 @@ class VeleroClient(object):
         )
 
     def pod_volume_backups(self, backup_name):
-        return self.list("PodVolumeBackup", label_selector="velero.io/backup-name=%s" % backup_name)
+        return self.list("PodVolumeBackup", label_selector="velero.io/backup-name=%s" % label_value(backup_name))
 
     def pod_volume_restores(self, restore_name):
-        return self.list("PodVolumeRestore", label_selector="velero.io/restore-name=%s" % restore_name)
+        return self.list("PodVolumeRestore", label_selector="velero.io/restore-name=%s" % label_value(restore_name))

@@ -13,7 +13,7 @@ import time
 
 from ansible_collections.appsnap.velero.plugins.module_utils import drill, spec_hooks, velero_preflight, velero_spec, velero_waiter
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroClient, VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroClient, VeleroError, label_value
 from ansible_collections.appsnap.velero.plugins.module_utils.velero_logs import VeleroLogs
 
 # Velero's logs are named after the kind they belong to.
@@ -141,7 +141,7 @@ def backup_absent(velero, params):
     request = velero.client.create(
         {
             "kind": "DeleteBackupRequest",
-            "metadata": {"generateName": "%s-" % name[:200], "labels": {"velero.io/backup-name": name}},
+            "metadata": {"generateName": "%s-" % name[:200], "labels": {"velero.io/backup-name": label_value(name)}},
             "spec": {"backupName": name},
         }
     )

@@ -36,6 +36,7 @@ import platform
 import resource
 import shlex
 import subprocess
+import sys
 import time
 import uuid
 
@@ -112,8 +113,11 @@ def raw_path(kubectl, namespace):
     return {"dump": dump, "replay": replay}
 
 
-def cycle(kubectl, args, dump_format, jobs, raw=False):
-    namespace = "bench-%s-%s" % (dump_format, uuid.uuid4().hex[:6])
+def cycle(kubectl, args, dump_format, jobs, raw=False, prefix="bench", keep=False):
+    """One deploy, seed, backup, restore and replay; each playbook's task log is build/bench/<dump_format>-<playbook>.json.
+
+    With ``keep`` the namespace stays (the caller reads the restored pod, then deletes it)."""
+    namespace = "%s-%s-%s" % (prefix, dump_format, uuid.uuid4().hex[:6])
     path = DUMP_PATHS[dump_format]
     databases = "all" if args.databases == "all" else ["postgres"]
     # With several databases, the hook writes backup.<name><ext>; the postgres database's dump is the one timed.
@@ -154,7 +158,8 @@ def cycle(kubectl, args, dump_format, jobs, raw=False):
         result["replay"] = tasks["appsnap.velero.pg_replay : Replay the dump (the globals, then each database with its settings, owners and grants)"]
         return result
     finally:
-        kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
+        if not keep or sys.exc_info()[0] is not None:
+            kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def main():
