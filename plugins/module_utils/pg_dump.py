@@ -25,11 +25,14 @@ from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import 
     STRICT_SH,
     check_format_jobs,
     check_seconds,
+    compress_option,
+    compressor_script,
     entries_script,
     exec_hook,
     file_of_script,
     file_part,
     layout,
+    pg_dump_format,
 )
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, duration_seconds, validate_duration, validate_on_error
 
@@ -73,7 +76,7 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, 
         raise InputError("lock_wait_timeout must be at least 1ms, got %r." % (lock_wait_timeout,))
     if deadline is not None:
         deadline = check_seconds(deadline, "deadline")
-    dump_args = ["pg_dump", "--create", "--no-tablespaces", "--format=" + format, "--no-password", "--lock-wait-timeout=%d" % lock_ms]
+    dump_args = ["pg_dump", "--create", "--no-tablespaces", "--format=" + pg_dump_format(format), "--no-password", "--lock-wait-timeout=%d" % lock_ms]
     if jobs > 1:
         dump_args.append("--jobs=%d" % jobs)
     quoted = " ".join(shlex.quote(arg) for arg in dump_args)
@@ -95,13 +98,14 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, 
         'stage="$(mktemp -d "$dir/.appsnap-dump.XXXXXX")"',
         'trap \'rm -rf -- "$stage"\' EXIT',
         NAME_OF_SH,
-        file_of_script(where),
+        file_of_script(where, format),
+    ] + compressor_script(format) + [
         "run pg_dumpall --globals-only --no-tablespaces --no-password --database=%s | sed -E %s > \"$stage/globals\""
         % (MAINTENANCE_DATABASE, shlex.quote(IDEMPOTENT_ROLES_SED)),
         entries_script(where),
         'if [ -z "$entries" ]; then echo "appsnap: no database to dump" >&2; exit 1; fi',
         'while read -r part hex; do',
-        '  PGDATABASE="$(name_of "$hex")" run %s --file="$stage/db.$part"' % quoted,
+        '  PGDATABASE="$(name_of "$hex")" run %s%s --file="$stage/db.$part"' % (quoted, compress_option(format)),
         'done <<< "$entries"',
         # A directory cannot be renamed over another, so an existing one is moved into the stage first.
         'publish() { if [ -d "$2" ]; then mv -- "$2" "$stage/old.$RANDOM$RANDOM"; fi; mv -f -- "$1" "$2"; }',
