@@ -123,6 +123,8 @@ def check_format_jobs(format, jobs, tool):
 # compression, nearly as small as level 6 on table data) everywhere else. The file's suffix says which.
 COMPRESSED_FORMAT = "plain-compressed"
 COMPRESSORS = ((".zst", "zstd -dc"), (".gz", "gzip -dc"))
+# What the replay reads, and through what: a plain dump at the bare path too (what the format plain writes).
+READERS = COMPRESSORS + (("", "cat"),)
 _CHOOSE_COMPRESSOR_SH = (
     'major="$(pg_dump --version | sed -E \'s/^[^0-9]*([0-9]+).*$/\\1/\')"',
     'if [[ "$major" =~ ^[0-9]+$ ]] && [ "$major" -ge 16 ] && command -v zstd >/dev/null; then compress=--compress=zstd; ext=.zst;'
@@ -163,7 +165,7 @@ def replay_command(format, jobs):
         return '%s --file="$file" >/dev/null' % psql
     if format == COMPRESSED_FORMAT:
         # Streamed: the SQL is never written out; pipefail makes a failing decompressor fail the replay too.
-        cases = " ".join('*%s) %s -- "$file" ;;' % (suffix, command) for suffix, command in COMPRESSORS)
+        cases = " ".join('*%s) %s -- "$file" ;;' % (suffix, command) for suffix, command in READERS)
         return '{ case "$file" in %s esac; } | %s >/dev/null' % (cases, psql)
     mode = " --jobs=%d" % jobs if jobs > 1 else ""
     return 'pg_restore --create --exit-on-error%s --dbname=%s "$file"' % (mode, MAINTENANCE_DATABASE)
@@ -268,7 +270,8 @@ def file_of_script(where, format="plain", reading=False):
     """A shell function ``file_of PART`` that prints the dump file of a database.
 
     For plain-compressed, the dump writes the name with ``$ext``, the compressor's suffix chosen in the pod; the
-    replay (``reading``) takes whichever suffix is there, the newer if both are (a dump left by another image).
+    replay (``reading``) takes whichever of ``.zst``, ``.gz`` and the bare name (a plain dump) is there, the newest
+    if several are (a dump left by another image or format).
     """
     if where["single"]:
         base = shlex.quote(where["path"])
@@ -279,7 +282,7 @@ def file_of_script(where, format="plain", reading=False):
         return "file_of() { printf '%%s' %s; }" % base
     if not reading:
         return "file_of() { printf '%%s' %s\"$ext\"; }" % base
-    suffixes = " ".join(suffix for suffix, _command in COMPRESSORS)
+    suffixes = " ".join(shlex.quote(suffix) for suffix, _command in READERS)
     return (
         'file_of() { local base=%s found="" s; for s in %s; do if [ -e "$base$s" ] && { [ -z "$found" ] || [ "$base$s" -nt "$found" ]; };'
         ' then found="$base$s"; fi; done; printf \'%%s\' "${found:-$base%s}"; }' % (base, suffixes, " or $base".join(s for s, _c in COMPRESSORS))

@@ -357,6 +357,16 @@ def test_a_zstd_dump_replays_through_zstd_and_fails_clearly_without_it(server, t
     assert target.state()["databases"]["postgres"] == server.state()["databases"]["postgres"]
 
 
+def test_the_compressed_replay_reads_a_plain_dump_too(server, target):
+    """A dump the format plain wrote (backup.sql) replays with plain-compressed, the roles' default."""
+    path = os.path.join(server.root, "plain-read", "backup.sql")
+    dump(server, path, ["shop"])
+    rc, _out, err = replay(target, path, ["shop"], format="plain-compressed")
+    assert rc == 0, err
+    assert "replayed %s into" % path in err
+    assert target.state()["databases"]["shop"] == server.state()["databases"]["shop"]
+
+
 def test_a_truncated_compressed_dump_is_rolled_back(server, target):
     path = os.path.join(server.root, "truncated", "backup.sql")
     dump(server, path, ["shop"], format="plain-compressed")

@@ -185,9 +185,9 @@ def test_pg_dump_hook_plain_compressed():
 
 def test_pg_replay_command_plain_compressed():
     script = F["pg_replay_command"]("app", format="plain-compressed")
-    assert ('  if ! { case "$file" in *.zst) zstd -dc -- "$file" ;; *.gz) gzip -dc -- "$file" ;; esac; } '
+    assert ('  if ! { case "$file" in *.zst) zstd -dc -- "$file" ;; *.gz) gzip -dc -- "$file" ;; *) cat -- "$file" ;; esac; } '
             '| psql -X -q -v ON_ERROR_STOP=1 --dbname=template1 >/dev/null; then') in script
-    assert "for s in .zst .gz" in script and "exit 6" in script and "add the zstd package to the image" in script
+    assert "for s in .zst .gz ''" in script and "exit 6" in script and "add the zstd package to the image" in script
     several = F["pg_replay_command"](["a", "b"], path="/d/x.sql", format="plain-compressed")
     assert "local base=/d/x.\"$1\".sql found" in several
     assert "zstd" not in F["pg_replay_command"]("app") and "exit 6" not in F["pg_replay_command"]("app", format="custom")

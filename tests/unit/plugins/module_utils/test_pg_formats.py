@@ -77,6 +77,10 @@ def test_the_replay_reads_the_suffix_that_is_there_and_the_newer_of_two(tmp_path
     assert bash(script, [], str(tmp_path)).stdout == path + ".zst"
     os.utime(path + ".zst", (old - 60, old - 60))
     assert bash(script, [], str(tmp_path)).stdout == path + ".gz"
+    # A plain dump at the bare path (what the format plain writes) is read too, when it is the newest.
+    with open(path, "w") as handle:
+        handle.write("plain")
+    assert bash(script, [], str(tmp_path)).stdout == path
 
 
 def test_the_replay_of_several_databases_reads_each_file(tmp_path):
