@@ -65,7 +65,8 @@ def test_full_cycle_keeps_every_row_and_checksum(run_playbook, kubectl, dump_for
 def deployed(run_playbook, kubectl):
     """A namespace with the role-deployed Postgres, seeded, and one good backup."""
     namespace = "pb-fault-" + uuid.uuid4().hex[:6]
-    deploy_vars = dict(LAB_IMAGE, postgres_namespace=namespace, postgres_password=PASSWORD, postgres_dump_timeout="20s")
+    # The format plain: the fault tests compare the tutorial's backup.sql byte for byte.
+    deploy_vars = dict(LAB_IMAGE, postgres_namespace=namespace, postgres_password=PASSWORD, postgres_dump_timeout="20s", postgres_dump_format="plain")
     rc, tasks, _out = run_playbook("appsnap.velero.deploy", deploy_vars)
     assert rc == 0, describe_failure(tasks)
     rc, tasks, _out = run_playbook(str(HERE / "files" / "seed.yml"), {"pg_data_namespace": namespace})
