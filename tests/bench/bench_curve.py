@@ -167,10 +167,12 @@ def main():
                 result = cycle(kubectl, args, dump_format, jobs, raw=with_raw)
                 stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
                 entry = dict((key, result[key]) for key in PHASES + ("bytes", "dump_bytes", "seed", "backup_wall", "restore_wall", "replay_wall"))
-                entry.update(scale=scale, format=dump_format, jobs=jobs, image=options.image, when=stamp, cycle_seconds=time.monotonic() - started)
+                # The machine is shared: the load average (1 and 15 minutes) when the cycle ended goes with its numbers.
+                entry.update(scale=scale, format=dump_format, jobs=jobs, image=options.image, when=stamp, cycle_seconds=time.monotonic() - started,
+                             loadavg=[round(v, 1) for v in os.getloadavg()[::2]])
                 record(data, entry)
                 if with_raw:
-                    raw = dict(result["raw"], scale=scale, format=RAW, bytes=result["bytes"], image=options.image, when=stamp)
+                    raw = dict(result["raw"], scale=scale, format=RAW, bytes=result["bytes"], image=options.image, when=stamp, loadavg=entry["loadavg"])
                     record(data, raw)
                 print("scale %d %s: %.1f s in four phases (%s), %d bytes backed up; cycle with seeding %.0f s"
                       % (scale, dump_format, seconds(entry), ", ".join("%s %.1f" % (p, entry[p]) for p in PHASES), entry["dump_bytes"],
