@@ -119,14 +119,15 @@ def plot(data):
 def table(data):
     """The README's table: per scale and format, the phases, the bytes Velero moved, and the ratio to the raw path."""
     raw = dict((run["scale"], run) for run in data["runs"] if run["format"] == RAW)
-    rows = ["| scale | GiB | format | dump | upload | restore | replay | four phases | vs raw | bytes backed up |", "|" + "---|" * 10]
+    rows = ["| scale | GiB | format | dump | upload | restore | replay | four phases | vs raw | bytes backed up | load (1 min) |", "|" + "---|" * 11]
     for run in sorted(data["runs"], key=lambda r: (r["scale"], r["format"] != RAW, r["format"])):
         base = raw.get(run["scale"])
         ratio = "%.2f×" % (seconds(run) / seconds(base)) if base and run["format"] != RAW else "–"
         cells = ["%.1f" % run[p] if p in run else "–" for p in PHASES]
-        rows.append("| %d | %.2f | %s | %s | %.1f | %s | %s |" % (
+        load = "%.1f" % run["loadavg"][0] if "loadavg" in run else "–"
+        rows.append("| %d | %.2f | %s | %s | %.1f | %s | %s | %s |" % (
             run["scale"], run["bytes"] / GIB, run["format"] if run["format"] != RAW else "raw path", " | ".join(cells), seconds(run), ratio,
-            "{:,}".format(run["dump_bytes"])))
+            "{:,}".format(run["dump_bytes"]), load))
     lines = series(data)
     fits = ["| line | fixed (s) | s/GiB | slope vs raw |", "|---|---|---|---|"]
     raw_fit = fit([(p[0], p[1]) for p in lines.get(RAW, [])])
