@@ -6,7 +6,8 @@
 # Root filesystem by mmdebstrap (minbase), assembled with umoci, our own entrypoint
 # (postgres-entrypoint.sh, the same for every major). Runs as root (drops to postgres) or as
 # any other uid: libnss-wrapper gives initdb a passwd entry, /run/postgresql is 3777 and
-# /var/lib/postgresql 1777, as in the official image.
+# /var/lib/postgresql 1777, as in the official image. Like the official image it carries zstd and
+# xz-utils: the plain-compressed dump format replays through `zstd -dc` (gzip is in every image).
 #   usage: lab/images/postgres.sh [MAJOR...]   (default: all; prints one tarball path a line)
 # Output: $APPSNAP_CACHE/images/postgres-<major>-<hash>.tar (<hash>: this script, the
 # entrypoint and lib.sh). sid moves: a rebuild may bring newer packages than the cached image.
@@ -38,7 +39,7 @@ build() { # MAJOR: prints the tarball path (building it when missing); run it in
   # Acquire::Check-Valid-Until=false (as in this machine's own apt configuration): the
   # Debian mirror here may serve a suite past its Release file's Valid-Until (sid's is a
   # week); the signatures are still checked.
-  PG_MAJOR=$major mmdebstrap --quiet --variant=minbase --include="postgresql-$major,gosu,bash,tzdata,xz-utils,libnss-wrapper" \
+  PG_MAJOR=$major mmdebstrap --quiet --variant=minbase --include="postgresql-$major,gosu,bash,tzdata,xz-utils,zstd,libnss-wrapper" \
     --aptopt='Acquire::Check-Valid-Until "false"' \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -62,6 +63,8 @@ build() { # MAJOR: prints the tarball path (building it when missing); run it in
   for b in postgres initdb pg_ctl pg_dump pg_dumpall pg_restore psql pg_isready; do
     [ -x "$bin/$b" ] || { echo "[image] postgres $major: missing $bin/$b" >&2; return 1; }
   done
+  # the plain-compressed format's decompressors (zstd for PostgreSQL 16+, gzip otherwise)
+  [ -x root/usr/bin/zstd ] && [ -x root/usr/bin/gzip ] || { echo "[image] postgres $major: zstd or gzip missing" >&2; return 1; }
   # the entrypoint's non-root path: LD_PRELOAD=libnss_wrapper.so, awk
   if ! compgen -G 'root/usr/lib/*/libnss_wrapper.so' > /dev/null || [ ! -x root/usr/bin/awk ]; then
     echo "[image] postgres $major: libnss_wrapper.so or awk missing" >&2; return 1

@@ -18,7 +18,9 @@ What a dump holds (the layout in the backup volume, beside ``path``):
 - one database: its dump at ``path`` (``/backup/backup.sql`` by default);
 - several databases, or ``all``: ``<stem>.<name><ext>`` per database
   (``backup.shop.sql``; a name outside ``[A-Za-z0-9_]`` is written as ``x-``
-  and its UTF-8 bytes in hex) and the index ``<stem>.databases``.
+  and its UTF-8 bytes in hex) and the index ``<stem>.databases``;
+- the ``plain-compressed`` format adds the compressor's suffix to each dump
+  file (``backup.sql.zst`` or ``backup.sql.gz``): see "The formats" below.
 
 Each database is dumped with ``--create``, so its owner, encoding, locale,
 ``ALTER DATABASE ... SET`` settings and grants come back with it. The
@@ -40,7 +42,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils.validation import (
     validate_env_name,
 )
 
-PG_DUMP_FORMATS = ("plain", "custom", "directory")
+PG_DUMP_FORMATS = ("plain", "plain-compressed", "custom", "directory")
 # What runs in parallel: pg_dump --jobs needs a directory, pg_restore --jobs any archive.
 PARALLEL_FORMATS = {"dump": ("directory",), "restore": ("custom", "directory")}
 ALL_DATABASES = "all"
@@ -53,6 +55,7 @@ EXIT_NOT_READY = 3
 EXIT_NOT_EMPTY = 4
 EXIT_REPLAY_FAILED = 5
 EXIT_NOT_VERIFIED = 6
+EXIT_NO_DECOMPRESSOR = 7
 
 # The application's tables: neither the catalogs nor a session's temporary tables (which no other session can read).
 USER_TABLES_WHERE = "schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname !~ '^pg_temp_'"
@@ -117,6 +120,64 @@ def check_format_jobs(format, jobs, tool):
             % (" or ".join(repr(f) for f in allowed), tool, " or ".join(allowed))
         )
     return format, jobs
+
+
+# ---------------------------------------------------------------------------
+# The formats: what pg_dump writes, and what replays it
+# ---------------------------------------------------------------------------
+
+# plain-compressed: pg_dump's plain SQL, compressed by pg_dump itself and replayed by psql through a decompressing
+# pipe. The compressor is chosen in the pod when the dump runs: zstd where pg_dump can write it (PostgreSQL 16+) and
+# the container has the zstd program to read it back (the official images have it), gzip (level 1: as fast as no
+# compression, nearly as small as level 6 on table data) everywhere else. The file's suffix says which.
+COMPRESSED_FORMAT = "plain-compressed"
+COMPRESSORS = ((".zst", "zstd -dc"), (".gz", "gzip -dc"))
+# What the replay reads, and through what: a plain dump at the bare path too (what the format plain writes).
+READERS = COMPRESSORS + (("", "cat"),)
+_CHOOSE_COMPRESSOR_SH = (
+    'major="$(pg_dump --version | sed -E \'s/^[^0-9]*([0-9]+).*$/\\1/\')"',
+    'if [[ "$major" =~ ^[0-9]+$ ]] && [ "$major" -ge 16 ] && command -v zstd >/dev/null; then compress=--compress=zstd; ext=.zst;'
+    " else compress=--compress=1; ext=.gz; fi",
+)
+
+
+def pg_dump_format(format):
+    """The value of pg_dump's --format for one of PG_DUMP_FORMATS."""
+    return "plain" if format == COMPRESSED_FORMAT else format
+
+
+def compressor_script(format):
+    """Dump side: shell lines that set ``compress`` (pg_dump's option) and ``ext`` (the suffix); none for other formats."""
+    return list(_CHOOSE_COMPRESSOR_SH) if format == COMPRESSED_FORMAT else []
+
+
+def compress_option(format):
+    """What the dump's pg_dump command line gets for the compressor chosen in the pod."""
+    return ' "$compress"' if format == COMPRESSED_FORMAT else ""
+
+
+def readable_script(format):
+    """Replay side: shell lines that fail, before anything is touched, when ``$file`` needs a decompressor the container lacks."""
+    if format != COMPRESSED_FORMAT:
+        return []
+    return [
+        '  if [[ "$file" == *.zst ]] && ! command -v zstd >/dev/null; then echo "appsnap: $file is compressed with zstd and this container'
+        " has no zstd program to read it; add the zstd package to the image (the official postgres images have it), or dump with format"
+        ' plain-compressed from a container without zstd (gzip), or plain. Nothing was replayed." >&2; exit %d; fi' % EXIT_NO_DECOMPRESSOR,
+    ]
+
+
+def replay_command(format, jobs):
+    """Recreate one database from its ``--create`` dump in ``$file``, connected to the maintenance database."""
+    psql = "psql -X -q -v ON_ERROR_STOP=1 --dbname=%s" % MAINTENANCE_DATABASE
+    if format == "plain":
+        return '%s --file="$file" >/dev/null' % psql
+    if format == COMPRESSED_FORMAT:
+        # Streamed: the SQL is never written out; pipefail makes a failing decompressor fail the replay too.
+        cases = " ".join('*%s) %s -- "$file" ;;' % (suffix, command) for suffix, command in READERS)
+        return '{ case "$file" in %s esac; } | %s >/dev/null' % (cases, psql)
+    mode = " --jobs=%d" % jobs if jobs > 1 else ""
+    return 'pg_restore --create --exit-on-error%s --dbname=%s "$file"' % (mode, MAINTENANCE_DATABASE)
 
 
 def check_name(database, what="database"):
@@ -215,12 +276,27 @@ def entries_script(where):
     return "entries=%s" % shlex.quote("\n".join(lines))
 
 
-def file_of_script(where):
-    """A shell function ``file_of PART`` that prints the dump file of a database."""
+def file_of_script(where, format="plain", reading=False):
+    """A shell function ``file_of PART`` that prints the dump file of a database.
+
+    For plain-compressed, the dump writes the name with ``$ext``, the compressor's suffix chosen in the pod; the
+    replay (``reading``) takes whichever of ``.zst``, ``.gz`` and the bare name (a plain dump) is there, the newest
+    if several are (a dump left by another image or format).
+    """
     if where["single"]:
-        return "file_of() { printf '%%s' %s; }" % shlex.quote(where["path"])
-    prefix, suffix = where["pattern"]
-    return 'file_of() { printf \'%%s\' %s"$1"%s; }' % (shlex.quote(prefix), shlex.quote(suffix))
+        base = shlex.quote(where["path"])
+    else:
+        prefix, suffix = where["pattern"]
+        base = '%s"$1"%s' % (shlex.quote(prefix), shlex.quote(suffix))
+    if format != COMPRESSED_FORMAT:
+        return "file_of() { printf '%%s' %s; }" % base
+    if not reading:
+        return "file_of() { printf '%%s' %s\"$ext\"; }" % base
+    suffixes = " ".join(shlex.quote(suffix) for suffix, _command in READERS)
+    return (
+        'file_of() { local base=%s found="" s; for s in %s; do if [ -e "$base$s" ] && { [ -z "$found" ] || [ "$base$s" -nt "$found" ]; };'
+        ' then found="$base$s"; fi; done; printf \'%%s\' "${found:-$base%s}"; }' % (base, suffixes, " or $base".join(s for s, _c in COMPRESSORS))
+    )
 
 
 NAME_OF_SH = "name_of() { printf '%b' \"$(printf '%s' \"$1\" | sed 's/../\\\\x&/g')\"; }"

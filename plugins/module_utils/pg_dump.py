@@ -25,11 +25,14 @@ from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import 
     STRICT_SH,
     check_format_jobs,
     check_seconds,
+    compress_option,
+    compressor_script,
     entries_script,
     exec_hook,
     file_of_script,
     file_part,
     layout,
+    pg_dump_format,
 )
 from ansible_collections.appsnap.velero.plugins.module_utils.pg_manifest import dump_functions_script
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, duration_seconds, validate_duration, validate_on_error
@@ -76,7 +79,7 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, 
         raise InputError("lock_wait_timeout must be at least 1ms, got %r." % (lock_wait_timeout,))
     if deadline is not None:
         deadline = check_seconds(deadline, "deadline")
-    dump_args = ["pg_dump", "--create", "--no-tablespaces", "--format=" + format, "--no-password", "--lock-wait-timeout=%d" % lock_ms]
+    dump_args = ["pg_dump", "--create", "--no-tablespaces", "--format=" + pg_dump_format(format), "--no-password", "--lock-wait-timeout=%d" % lock_ms]
     if jobs > 1:
         dump_args.append("--jobs=%d" % jobs)
     quoted = " ".join(shlex.quote(arg) for arg in dump_args)
@@ -98,15 +101,16 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, 
         'stage="$(mktemp -d "$dir/.appsnap-dump.XXXXXX")"',
         'trap \'rm -rf -- "$stage"\' EXIT',
         NAME_OF_SH,
-        file_of_script(where),
+        file_of_script(where, format),
         dump_functions_script(verify, lock_ms),
+    ] + compressor_script(format) + [
         "run pg_dumpall --globals-only --no-tablespaces --no-password --database=%s | sed -E %s > \"$stage/globals\""
         % (MAINTENANCE_DATABASE, shlex.quote(IDEMPOTENT_ROLES_SED)),
         entries_script(where),
         'if [ -z "$entries" ]; then echo "appsnap: no database to dump" >&2; exit 1; fi',
         'while read -r part hex; do',
         '  PGDATABASE="$(name_of "$hex")"; export PGDATABASE',
-        '  dump_in_snapshot %s --file="$stage/db.$part"' % quoted,
+        '  dump_in_snapshot %s%s --file="$stage/db.$part"' % (quoted, compress_option(format)),
         'done <<< "$entries"',
         "unset PGDATABASE",
         'write_manifest "$stage/manifest"',

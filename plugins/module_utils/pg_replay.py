@@ -32,17 +32,11 @@ from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import 
     exec_hook,
     file_of_script,
     layout,
+    readable_script,
+    replay_command,
 )
 from ansible_collections.appsnap.velero.plugins.module_utils.pg_manifest import replay_functions_script
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, validate_duration, validate_on_error
-
-
-def _restore_command(format, jobs):
-    """Recreate one database from its ``--create`` dump in ``$file``, connected to the maintenance database."""
-    if format == "plain":
-        return 'psql -X -q -v ON_ERROR_STOP=1 --dbname=%s --file="$file" >/dev/null' % MAINTENANCE_DATABASE
-    mode = " --jobs=%d" % jobs if jobs > 1 else ""
-    return 'pg_restore --create --exit-on-error%s --dbname=%s "$file"' % (mode, MAINTENANCE_DATABASE)
 
 
 def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=1, clean=False, ready_timeout=300, report=False, verify="auto"):
@@ -67,7 +61,7 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
     lines = [
         STRICT_SH,
         NAME_OF_SH,
-        file_of_script(where),
+        file_of_script(where, format, reading=True),
         "globals=%s" % shlex.quote(where["globals"]),
         "clean=%d" % (1 if clean else 0),
         replay_functions_script(where["manifest"], verify, report),
@@ -101,6 +95,7 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
         "while read -r part hex; do",
         '  name="$(name_of "$hex")"; file="$(file_of "$part")"',
         '  if [ ! -e "$file" ]; then echo "appsnap: the dump of database \\"$name\\" is missing at $file" >&2; exit %d; fi' % EXIT_NO_DUMP,
+    ] + readable_script(format) + [
         '  if exists "$name"; then',
         '    tables="$(PGDATABASE="$name" %s -c %s)"' % (psql, shlex.quote(USER_TABLES_SQL)),
         '    if [ "$tables" != 0 ] && [ "$clean" != 1 ]; then',
@@ -120,7 +115,7 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
         "while read -r part hex; do",
         '  name="$(name_of "$hex")"; file="$(file_of "$part")"',
         '  existed=0; if exists "$name"; then existed=1; drop "$name"; fi',
-        "  if ! %s; then" % _restore_command(format, jobs),
+        "  if ! %s; then" % replay_command(format, jobs),
         '    drop "$name"',
         '    if [ "$existed" = 1 ]; then on_name "$name" <<< \'CREATE DATABASE :"name"\' >/dev/null; fi',
         '    echo "appsnap: replaying $file into database \\"$name\\" failed; nothing of it was kept" >&2; exit %d' % EXIT_REPLAY_FAILED,

@@ -44,7 +44,7 @@ import uuid
 from bench_backup_module import KUBECONFIG, Kubectl, parse_time, pg_commands
 
 LOG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bench")
-DUMP_PATHS = {"plain": "/backup/backup.sql", "directory": "/backup/backup.dir"}
+DUMP_PATHS = {"plain": "/backup/backup.sql", "plain-compressed": "/backup/backup.sql", "custom": "/backup/backup.dump", "directory": "/backup/backup.dir"}
 
 
 def playbook(name, extra, label):
@@ -76,8 +76,12 @@ def in_pod(kubectl, namespace, script):
 
 
 def dump_seconds(kubectl, namespace, path):
-    """The hook writes a new file (or directory) and renames it into place: birth to last write is pg_dump's run."""
-    _elapsed, out = in_pod(kubectl, namespace, "stat -c %%W %s; find %s -type f -printf '%%T@\\n' | sort -n | tail -1" % (path, path))
+    """The hook writes a new file (or directory) and renames it into place: birth to last write is pg_dump's run.
+
+    A plain-compressed dump is the path with the compressor's suffix.
+    """
+    found = 'p=%s; for s in "" .zst .gz; do if [ -e "$p$s" ]; then p="$p$s"; break; fi; done; ' % path
+    _elapsed, out = in_pod(kubectl, namespace, found + "stat -c %W \"$p\"; find \"$p\" -type f -printf '%T@\\n' | sort -n | tail -1")
     born, last_write = out.split()
     if int(born) == 0:
         raise SystemExit("the filesystem under %s does not record birth times; cannot time the hook's pg_dump" % path)
@@ -108,22 +112,23 @@ def globals_seconds(kubectl, namespace, repeat):
 
 def raw_path(kubectl, namespace):
     dump, _out = in_pod(kubectl, namespace, "pg_dump --format=plain postgres > /backup/raw.sql")
+    _elapsed, size = in_pod(kubectl, namespace, "stat -c %s /backup/raw.sql")
     replay, _out = in_pod(kubectl, namespace, "createdb rawcopy && psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d rawcopy -f /backup/raw.sql >/dev/null")
     in_pod(kubectl, namespace, "rm -f /backup/raw.sql && dropdb rawcopy")
-    return {"dump": dump, "replay": replay}
+    return {"dump": dump, "replay": replay, "dump_bytes": int(size)}
 
 
-def cycle(kubectl, args, dump_format, jobs, raw=False, prefix="bench", keep=False):
+def cycle(kubectl, args, dump_format, jobs, raw=False, prefix=None, keep=False):
     """One deploy, seed, backup, restore and replay; each playbook's task log is build/bench/<dump_format>-<playbook>.json.
 
     With ``keep`` the namespace stays (the caller reads the restored pod, then deletes it)."""
-    namespace = "%s-%s-%s" % (prefix, dump_format, uuid.uuid4().hex[:6])
+    namespace = "%s-%s-%s" % (prefix or getattr(args, "namespace_prefix", "bench"), dump_format, uuid.uuid4().hex[:6])
     path = DUMP_PATHS[dump_format]
     databases = "all" if args.databases == "all" else ["postgres"]
     # With several databases, the hook writes backup.<name><ext>; the postgres database's dump is the one timed.
     timed = path if databases != "all" else path.replace("backup.", "backup.postgres.")
     deploy = {"postgres_namespace": namespace, "postgres_password": "bench-" + uuid.uuid4().hex, "postgres_storage_size": "20Gi",
-              "postgres_image": "localhost/appsnap/postgres:15", "postgres_image_pull_policy": "Never", "postgres_dump_timeout": "60m",
+              "postgres_image": getattr(args, "image", "localhost/appsnap/postgres:15"), "postgres_image_pull_policy": "Never", "postgres_dump_timeout": "60m",
               "postgres_dump_format": dump_format, "postgres_dump_jobs": jobs, "postgres_dump_path": path,
               "postgres_dump_databases": databases}
     try:

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import gzip
 import json
 import os
 import shlex
@@ -243,9 +244,9 @@ def test_custom_and_directory_formats_carry_the_database_entry(server, fmt, jobs
 # -- the replay, run as Velero would exec the post-restore hook in the restored pod --
 
 
-@pytest.mark.parametrize("fmt,jobs", [("plain", 1), ("custom", 1), ("directory", 2)])
+@pytest.mark.parametrize("fmt,jobs", [("plain", 1), ("plain-compressed", 1), ("custom", 1), ("directory", 2)])
 def test_replay_brings_back_owners_grants_and_rows_then_refuses_a_second_replay(server, target, fmt, jobs):
-    path = os.path.join(server.root, "replay-" + fmt, "backup." + fmt)
+    path = os.path.join(server.root, "replay-" + fmt, "backup.sql" if fmt.startswith("plain") else "backup." + fmt)
     dump(server, path, format=fmt, jobs=jobs if fmt == "directory" else 1)
     before = server.state()
     rc, out, err = replay(target, path, format=fmt, jobs=jobs)
@@ -261,6 +262,77 @@ def test_replay_brings_back_owners_grants_and_rows_then_refuses_a_second_replay(
     assert rc == 4
     assert "already holds 1 user table(s)" in err and "pg_replay_clean=true" in err
     assert target.psql("SELECT count(*) FROM public.orders").strip() == "501"
+
+
+def test_plain_compressed_is_gzip_on_15_and_a_failed_dump_keeps_it(server):
+    """pg_dump 15 cannot write zstd: the pod's choice is gzip, and the file says so by its name."""
+    target = os.path.join(server.root, "compressed", "backup.sql")
+    dump(server, target, format="plain-compressed")
+    assert files_in(os.path.dirname(target)) == ["backup.manifest.json", "backup.sql.gz", "globals.sql"]
+    with gzip.open(target + ".gz", "rt") as handle:
+        good = handle.read()
+    assert "CREATE DATABASE postgres" in good and "\n500\tn500\n" in good
+    assert os.path.getsize(target + ".gz") < len(good) / 2
+    stamp = os.stat(target + ".gz").st_mtime_ns
+    rc, _out, err = run_hook(pg_dump.pg_dump_hook("postgres", path=target, port=server.port, format="plain-compressed"), password="wrong")
+    assert rc != 0 and "password authentication failed" in err
+    assert os.stat(target + ".gz").st_mtime_ns == stamp and files_in(os.path.dirname(target)) == ["backup.manifest.json", "backup.sql.gz", "globals.sql"]
+
+
+def test_plain_compressed_all_databases_come_back_whole(server, target):
+    path = os.path.join(server.root, "all-compressed", "backup.sql")
+    dump(server, path, "all", format="plain-compressed")
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.manifest.json", "backup.postgres.sql.gz", "backup.shop.sql.gz", "globals.sql"]
+    before = server.state()
+    rc, _out, err = replay(target, path, "all", format="plain-compressed")
+    assert rc == 0, err
+    assert target.state() == before
+
+
+def test_a_zstd_dump_replays_through_zstd_and_fails_clearly_without_it(server, target, tmp_path):
+    """pg_dump 16+ writes .zst (on the lab); here the same bytes come from the zstd program over a plain dump."""
+    path = os.path.join(server.root, "zstd", "backup.sql")
+    dump(server, path)
+    subprocess.run(["zstd", "-q", "--rm", path, "-o", path + ".zst"], check=True)
+    # A container without zstd: every program of /usr/bin and /bin but zstd's.
+    no_zstd = tmp_path / "bin"
+    no_zstd.mkdir()
+    for directory in ("/usr/bin", "/bin"):
+        for name in os.listdir(directory):
+            if "zstd" not in name and not (no_zstd / name).exists():
+                os.symlink(os.path.join(directory, name), str(no_zstd / name))
+    hook = pg_replay.pg_replay_hook("postgres", path=path, port=target.port, format="plain-compressed")
+    env = {"PATH": "%s:%s" % (no_zstd, PG_BIN), "POSTGRES_USER": USER, "POSTGRES_PASSWORD": target.password}
+    before = target.state()
+    proc = subprocess.run(hook["command"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == pg_commands.EXIT_NO_DECOMPRESSOR
+    assert "backup.sql.zst is compressed with zstd" in proc.stderr and "add the zstd package to the image" in proc.stderr
+    assert target.state() == before
+    rc, _out, err = replay(target, path, format="plain-compressed")
+    assert rc == 0, err
+    assert "replayed %s.zst" % path in err
+    assert target.state()["databases"]["postgres"] == server.state()["databases"]["postgres"]
+
+
+def test_the_compressed_replay_reads_a_plain_dump_too(server, target):
+    """A dump the format plain wrote (backup.sql) replays with plain-compressed, the roles' default."""
+    path = os.path.join(server.root, "plain-read", "backup.sql")
+    dump(server, path, ["shop"])
+    rc, _out, err = replay(target, path, ["shop"], format="plain-compressed")
+    assert rc == 0, err
+    assert "replayed %s into" % path in err
+    assert target.state()["databases"]["shop"] == server.state()["databases"]["shop"]
+
+
+def test_a_truncated_compressed_dump_is_rolled_back(server, target):
+    path = os.path.join(server.root, "truncated", "backup.sql")
+    dump(server, path, ["shop"], format="plain-compressed")
+    with open(path + ".gz", "r+b") as handle:
+        handle.truncate(os.path.getsize(path + ".gz") // 2)
+    rc, _out, err = replay(target, path, ["shop"], format="plain-compressed")
+    assert rc == 5
+    assert "unexpected end of file" in err and "nothing of it was kept" in err
+    assert target.psql("SELECT count(*) FROM pg_catalog.pg_database WHERE datname = 'shop'").strip() == "0"
 
 
 def test_all_databases_come_back_whole_and_the_target_keeps_its_own_superuser_password(server, target):

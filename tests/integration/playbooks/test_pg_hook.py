@@ -135,8 +135,9 @@ def hook_and_back_up(run_playbook, kubectl, namespace, kind, name, database, ext
     assert rc == 0, describe_failure(tasks)
     result = last_result(tasks, "Report the backup")["ansible_facts"]["snapshot_result"]
     assert int(result["hooks_attempted"]) >= 1 and int(result["bytes"]) > 0, result
-    dump = kubectl.run("exec", pod, "-c", "postgres", "--", "bash", "-c", "ls /backup; cat /backup/backup.sql", namespace=namespace).stdout
-    assert "globals.sql" in dump and "CREATE DATABASE %s " % database in dump
+    # The default format, plain-compressed: gzip from PostgreSQL 15's pg_dump.
+    dump = kubectl.run("exec", pod, "-c", "postgres", "--", "bash", "-c", "ls /backup; gzip -dc /backup/backup.sql.gz", namespace=namespace).stdout
+    assert "globals.sql" in dump and "backup.sql.gz" in dump and "CREATE DATABASE %s " % database in dump
     assert PASSWORD not in json.dumps(hooked)
 
     # Unhook: the pod template is exactly what it was, and removing again changes nothing.

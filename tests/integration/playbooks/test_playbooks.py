@@ -19,18 +19,21 @@ def psql(kubectl, namespace, sql):
     return kubectl.run("exec", "postgresql-0", "--", "bash", "-c", script, "psql", sql, namespace=namespace).stdout.strip()
 
 
-@pytest.mark.parametrize("dump_format, jobs, replay_on_restore", [
-    ("plain", 1, False), ("custom", 1, False), ("directory", 2, False),
+@pytest.mark.parametrize("dump_format, jobs, replay_on_restore, image", [
+    ("plain", 1, False, LAB_IMAGE["postgres_image"]), ("custom", 1, False, LAB_IMAGE["postgres_image"]),
+    ("directory", 2, False, LAB_IMAGE["postgres_image"]),
     # Velero's post-restore exec hook replays instead of the pg_replay role (the seed calls restore hooks untested).
-    ("directory", 2, True),
-], ids=["plain", "custom", "directory-jobs2", "directory-jobs2-restore-hook"])
-def test_full_cycle_keeps_every_row_and_checksum(run_playbook, kubectl, dump_format, jobs, replay_on_restore):
+    ("directory", 2, True, LAB_IMAGE["postgres_image"]),
+    # PostgreSQL 17 with the zstd program: pg_dump writes zstd, psql replays it through zstd -dc.
+    ("plain-compressed", 1, False, "localhost/appsnap/postgres:17"),
+], ids=["plain", "custom", "directory-jobs2", "directory-jobs2-restore-hook", "plain-compressed-zstd-17"])
+def test_full_cycle_keeps_every_row_and_checksum(run_playbook, kubectl, dump_format, jobs, replay_on_restore, image):
     namespace = "pb-site-" + uuid.uuid4().hex[:6]
     summary = os.path.join(tempfile.mkdtemp(), "summary.json")
     try:
         rc, tasks, stdout = run_playbook("appsnap.velero.site", {
             "appsnap_namespace": namespace, "appsnap_postgres_password": PASSWORD, "appsnap_summary_file": summary,
-            "appsnap_postgres_image": LAB_IMAGE["postgres_image"], "appsnap_postgres_image_pull_policy": "Never",
+            "appsnap_postgres_image": image, "appsnap_postgres_image_pull_policy": "Never",
             "appsnap_dump_format": dump_format, "appsnap_jobs": jobs, "appsnap_replay_on_restore": replay_on_restore,
         })
         assert rc == 0, describe_failure(tasks)
@@ -49,6 +52,11 @@ def test_full_cycle_keeps_every_row_and_checksum(run_playbook, kubectl, dump_for
         view = psql(kubectl, namespace, "SELECT rows FROM appsnap_types_summary")
         assert view == "500"
         assert psql(kubectl, namespace, "SELECT nextval('appsnap_ticket_seq') > 1000 + 7 * 499") == "t"
+        if dump_format == "plain-compressed":
+            # The restored volume holds the zstd dump, and Velero moved a fraction of the plain dump's ~9.5 MB.
+            listing = kubectl.run("exec", "postgresql-0", "--", "ls", "/backup", namespace=namespace).stdout.split()
+            assert "backup.sql.zst" in listing and "backup.sql" not in listing and "backup.sql.gz" not in listing
+            assert int(result["backup_bytes"]) < 3000000
     finally:
         kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
 
@@ -57,7 +65,8 @@ def test_full_cycle_keeps_every_row_and_checksum(run_playbook, kubectl, dump_for
 def deployed(run_playbook, kubectl):
     """A namespace with the role-deployed Postgres, seeded, and one good backup."""
     namespace = "pb-fault-" + uuid.uuid4().hex[:6]
-    deploy_vars = dict(LAB_IMAGE, postgres_namespace=namespace, postgres_password=PASSWORD, postgres_dump_timeout="20s")
+    # The format plain: the fault tests compare the tutorial's backup.sql byte for byte.
+    deploy_vars = dict(LAB_IMAGE, postgres_namespace=namespace, postgres_password=PASSWORD, postgres_dump_timeout="20s", postgres_dump_format="plain")
     rc, tasks, _out = run_playbook("appsnap.velero.deploy", deploy_vars)
     assert rc == 0, describe_failure(tasks)
     rc, tasks, _out = run_playbook(str(HERE / "files" / "seed.yml"), {"pg_data_namespace": namespace})

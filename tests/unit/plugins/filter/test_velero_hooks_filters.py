@@ -171,6 +171,28 @@ def test_pg_replay_command_per_format(dump_format, jobs, expected):
     assert "--no-owner" not in script
 
 
+def test_pg_dump_hook_plain_compressed():
+    script = F["pg_dump_hook"]("app", format="plain-compressed")["command"][2]
+    # pg_dump writes plain SQL, compressed with what the pod chose, to the dump path with its suffix.
+    assert "pg_dump --create --no-tablespaces --format=plain --no-password" in script
+    assert ' "$compress" --file="$stage/db.$part"' in script
+    assert "compress=--compress=zstd; ext=.zst;" in script and "compress=--compress=1; ext=.gz;" in script
+    assert "file_of() { printf '%s' /backup/backup.sql\"$ext\"; }" in script
+    # The other formats are untouched by it.
+    for other in ("plain", "custom", "directory"):
+        assert "compress" not in F["pg_dump_hook"]("app", format=other)["command"][2]
+
+
+def test_pg_replay_command_plain_compressed():
+    script = F["pg_replay_command"]("app", format="plain-compressed")
+    assert ('  if ! { case "$file" in *.zst) zstd -dc -- "$file" ;; *.gz) gzip -dc -- "$file" ;; *) cat -- "$file" ;; esac; } '
+            '| psql -X -q -v ON_ERROR_STOP=1 --dbname=template1 >/dev/null; then') in script
+    assert "for s in .zst .gz ''" in script and "exit 7" in script and "add the zstd package to the image" in script
+    several = F["pg_replay_command"](["a", "b"], path="/d/x.sql", format="plain-compressed")
+    assert "local base=/d/x.\"$1\".sql found" in several
+    assert "zstd" not in F["pg_replay_command"]("app") and "exit 7" not in F["pg_replay_command"]("app", format="custom")
+
+
 def test_pg_replay_command_clean_and_report():
     assert "clean=0" in F["pg_replay_command"]("app") and "clean=1" in F["pg_replay_command"]("app", clean=True)
     # The report line is printed only with report; the check against the manifest runs either way.
@@ -259,7 +281,9 @@ BAD = [
     ("restore without wait_timeout", lambda: F["restore_hooks"](workload("Pod"), post={"command": ["/bin/true"]}), ["wait_timeout is required", "Finalizing"]),
     ("unknown hook key", lambda: F["backup_hooks"](workload("Pod"), pre=dict(PRE, onError="Fail")), ["unknown keys onError"]),
     ("jobs without directory", lambda: F["pg_dump_hook"]("db", jobs=2), ["format 'directory'"]),
-    ("bad format", lambda: F["pg_dump_hook"]("db", format="tar"), ["plain, custom, directory"]),
+    ("bad format", lambda: F["pg_dump_hook"]("db", format="tar"), ["plain, plain-compressed, custom, directory"]),
+    ("jobs with plain-compressed", lambda: F["pg_dump_hook"]("db", format="plain-compressed", jobs=2), ["format 'directory'"]),
+    ("replay jobs with plain-compressed", lambda: F["pg_replay_command"]("db", format="plain-compressed", jobs=2), ["'custom' or 'directory'"]),
     ("bad env name", lambda: F["pg_dump_hook"]("db", password_env="PASS;rm"), ["environment variable name"]),
     ("conninfo database", lambda: F["pg_dump_hook"]("dbname=x password=y"), ["connection string"]),
     ("replay jobs with plain", lambda: F["pg_replay_command"]("db", jobs=2), ["'custom' or 'directory'", "jobs: 1"]),
