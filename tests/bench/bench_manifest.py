@@ -46,7 +46,7 @@ def run_hook(server, hook):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--scale", type=int, default=70)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
