@@ -21,7 +21,7 @@
 # tests/integration/awx/test_ee_image.py compares it with a fresh `ansible-builder create`).
 #
 # Caches, all in $APPSNAP_CACHE/ee (delete it and the tarball for a cold build): wheels, pip's
-# cache, and the base layer (Debian, Python and the Python requirements: base-<key>/, <key> covering
+# cache, and the base layer (Debian, Python and the Python requirements: base-<key>/{root,oci}, <key> covering
 # this script, lib.sh and the requirements), so a change to the collection rebuilds only the top
 # layer (the collections). The tarball: $APPSNAP_CACHE/images/ee-<hash>.tar, <hash> covering this script,
 # lib.sh, the builder context, the constraints and every file of the built collection but tests/,
@@ -111,7 +111,7 @@ out=$LAB_IMAGES/ee-$h.tar
 
 # commands in the image's root: a clean environment (this host's PIP_* settings stay out)
 in_root() { chroot root /usr/bin/env -i PATH=/opt/ee/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
-if [ ! -s "$base/root.tar" ]; then
+if [ ! -d "$base/root" ]; then
   echo "[image] building the ee base (Debian bookworm, mmdebstrap, Python requirements; ~2-3 min) -> $base" >&2
   # root filesystem: Python and a user for the job (uid 1000, home /runner, as AWX's EE)
   # shellcheck disable=SC2016  # $1 is expanded by the hook's sh
@@ -141,8 +141,7 @@ if [ ! -s "$base/root.tar" ]; then
   umoci init --layout "$base.tmp/oci"
   umoci new --image "$base.tmp/oci:base"
   umoci insert --image "$base.tmp/oci:base" root /
-  tar -C root -cf "$base.tmp/root.tar" .
-  rm -rf root
+  mv root "$base.tmp/root"
   for old in "$EE_CACHE"/base-????????????; do [ -e "$old" ] && rm -rf "$old"; done
   mv "$base.tmp" "$base"
 fi
@@ -155,15 +154,17 @@ cp context/Dockerfile overlay/usr/share/appsnap-ee/Containerfile
 cp context/_build/requirements.yml context/_build/requirements.txt context/_build/bindep.txt overlay/usr/share/appsnap-ee/
 cp install-refs.txt constraints.txt overlay/usr/share/appsnap-ee/
 cp requirements.txt overlay/usr/share/appsnap-ee/introspected-requirements.txt
-mkdir root
-tar -C root -xf "$base/root.tar"
+# a copy of the base's root with hard links (files are never changed in place: new files only)
+cp -al "$base/root" root
 cp -a overlay/. root/
 in_root /opt/ee/bin/ansible-runner --version > /dev/null
 in_root /opt/ee/bin/ansible-galaxy collection list --format json > overlay/usr/share/appsnap-ee/collections.json
 cp root/usr/share/appsnap-ee/pip-list.json overlay/usr/share/appsnap-ee/pip-list.json
 rm -rf root
 
-cp -r "$base/oci" oci
+mkdir oci  # the base's layout: blobs (content-addressed, never rewritten) as hard links, the index copied
+cp -rl "$base/oci/blobs" oci/
+cp "$base/oci/index.json" "$base/oci/oci-layout" oci/
 umoci insert --image oci:base overlay /
 umoci config --image oci:base --tag "$version" --architecture=amd64 --os=linux \
   --config.user=1000 --config.workingdir=/runner --config.cmd=bash \
