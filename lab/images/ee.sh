@@ -165,7 +165,10 @@ rm -rf root
 mkdir oci  # the base's layout: blobs (content-addressed, never rewritten) as hard links, the index copied
 cp -rl "$base/oci/blobs" oci/
 cp "$base/oci/index.json" "$base/oci/oci-layout" oci/
-umoci insert --image oci:base overlay /
+# the top layer with `umoci raw add-layer` of a tar made here: umoci 0.4.7's `insert` cuts the end off a
+# layer whose last entry is a file (the tar stream ends mid-file; the base's ends with a directory)
+tar --numeric-owner --owner=0 --group=0 -C overlay -cf top-layer.tar usr
+umoci raw add-layer --image oci:base top-layer.tar
 umoci config --image oci:base --tag "$version" --architecture=amd64 --os=linux \
   --config.user=1000 --config.workingdir=/runner --config.cmd=bash \
   --config.env=PATH=/opt/ee/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
