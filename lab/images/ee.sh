@@ -20,8 +20,10 @@
 # constraints. The image keeps what it was built from in /usr/share/appsnap-ee/ (the test
 # tests/integration/awx/test_ee_image.py compares it with a fresh `ansible-builder create`).
 #
-# Caches: wheels and pip's cache in $APPSNAP_CACHE/ee (delete it, and the tarball, for a
-# cold build); the tarball $APPSNAP_CACHE/images/ee-<hash>.tar, <hash> covering this script,
+# Caches, all in $APPSNAP_CACHE/ee (delete it and the tarball for a cold build): wheels, pip's
+# cache, and the base layer (Debian, Python and the Python requirements: base-<key>/{root,oci}, <key> covering
+# this script, lib.sh and the requirements), so a change to the collection rebuilds only the top
+# layer (the collections). The tarball: $APPSNAP_CACHE/images/ee-<hash>.tar, <hash> covering this script,
 # lib.sh, the builder context, the constraints and every file of the built collection but tests/,
 # changelogs/ and README.md.
 # shellcheck source=lab/images/lib.sh
@@ -68,31 +70,10 @@ info = json.load(open(os.path.join(src, "MANIFEST.json")))["collection_info"]
 yaml.safe_dump(info, open(os.path.join(sys.argv[1], "galaxy.yml"), "w"))
 PY
 ansible-galaxy collection build --output-path dist kc-src > /dev/null
-h=$( { echo "$recipe"; cat "$REPO/tests/requirements.txt" constraints.txt context/Dockerfile context/_build/requirements.txt context/_build/requirements.yml
-       # the collection's files but tests/, changelogs/ and README.md (never used in the image): editing them rebuilds nothing
-       tar -xOzf dist/appsnap-velero-"$version".tar.gz FILES.json | python3 -c 'import json, sys
-print(json.dumps([f for f in json.load(sys.stdin)["files"] if not f["name"].startswith(("tests/", "changelogs/", "README.md"))]))'
-       ls dist; } | sha256sum | cut -c1-12)
-out=$LAB_IMAGES/ee-$h.tar
-[ -s "$out" ] && { echo "$out"; exit 0; }
-echo "[image] building ee $version (Debian bookworm, mmdebstrap, ~2-4 min) -> $out" >&2
-
-# root filesystem: Python and a user for the job (uid 1000, home /runner, as AWX's EE)
-# shellcheck disable=SC2016  # $1 is expanded by the hook's sh
-mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certificates,tzdata \
-  --aptopt='Acquire::Check-Valid-Until "false"' \
-  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-  --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-  --customize-hook='chroot "$1" useradd --uid 1000 --gid 0 --home-dir /runner --no-create-home --shell /bin/bash runner' \
-  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*.log' \
-  bookworm root "deb http://deb.debian.org/debian bookworm main" \
-  "deb http://deb.debian.org/debian bookworm-updates main" "deb http://deb.debian.org/debian-security bookworm-security main"
-install -d -m 0775 -o 1000 -g 0 root/runner
-
-# collections, installed offline by ansible-galaxy into the path ansible-builder uses
-colls=root/usr/share/ansible/collections
+# collections, installed offline by ansible-galaxy into the path ansible-builder uses, in the image's top layer
+# (ANSIBLE_COLLECTIONS_PATH: only that path, or ansible-galaxy skips a dependency the host already has)
+colls=overlay/usr/share/ansible/collections
 mkdir -p "$colls"
-# (ANSIBLE_COLLECTIONS_PATH: only the image's path, or ansible-galaxy skips a dependency the host already has)
 ANSIBLE_COLLECTIONS_PATH=$colls ansible-galaxy collection install --offline -p "$colls" dist/kubernetes-core-*.tar.gz dist/appsnap-velero-"$version".tar.gz > galaxy.log 2>&1 \
   || { cat galaxy.log >&2; echo "[image] ee: ansible-galaxy collection install failed" >&2; exit 1; }
 # the Python requirements, as ansible-builder's builder stage gathers them
@@ -114,38 +95,86 @@ PY
 [ -z "$debian_bindep" ] || { echo "[image] ee: the collections need system packages (bindep) this recipe does not install: $debian_bindep" >&2; exit 1; }
 # shellcheck disable=SC2086  # refs: a list of requirement specifiers
 printf '%s\n' $refs > install-refs.txt
-# wheels on this host (same Python minor as bookworm's: 3.11), installed offline in the image
-python3 -m pip download -q --dest "$EE_CACHE/wheels" -c constraints.txt -r install-refs.txt -r requirements.txt \
-  || { echo "[image] ee: pip download failed" >&2; exit 1; }
+
+# Two layers. The base (Debian, Python, the venv with every Python requirement) is cached in
+# $EE_CACHE/base-<key>/ by what it is made of; the top layer (the collections, the record) is
+# what a change to the collection rebuilds.
+base_key=$( { echo "$recipe"; cat constraints.txt install-refs.txt requirements.txt; } | sha256sum | cut -c1-12)
+base=$EE_CACHE/base-$base_key
+h=$( { echo "$recipe $base_key"; cat context/Dockerfile context/_build/requirements.txt context/_build/requirements.yml
+       # the collection's files but tests/, changelogs/ and README.md (never used in the image): editing them rebuilds nothing
+       tar -xOzf dist/appsnap-velero-"$version".tar.gz FILES.json | python3 -c 'import json, sys
+print(json.dumps([f for f in json.load(sys.stdin)["files"] if not f["name"].startswith(("tests/", "changelogs/", "README.md"))]))'
+       ls dist; } | sha256sum | cut -c1-12)
+out=$LAB_IMAGES/ee-$h.tar
+[ -s "$out" ] && { echo "$out"; exit 0; }
+
 # commands in the image's root: a clean environment (this host's PIP_* settings stay out)
 in_root() { chroot root /usr/bin/env -i PATH=/opt/ee/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
-mkdir -p root/tmp/ee
-cp constraints.txt install-refs.txt requirements.txt root/tmp/ee/
-in_root /usr/bin/python3 -m venv /opt/ee
-cp -rl "$EE_CACHE/wheels" root/tmp/wheels 2>/dev/null || cp -r "$EE_CACHE/wheels" root/tmp/wheels  # hard links when on one filesystem
-in_root /opt/ee/bin/pip install -q --no-index --find-links /tmp/wheels \
-  -c /tmp/ee/constraints.txt -r /tmp/ee/install-refs.txt -r /tmp/ee/requirements.txt \
-  || { echo "[image] ee: pip install in the image failed" >&2; exit 1; }
-rm -rf root/tmp/wheels root/tmp/ee root/root/.cache
-# what the image was built from, for the drift test and for whoever inspects it
-install -d root/usr/share/appsnap-ee
-cp context/Dockerfile root/usr/share/appsnap-ee/Containerfile
-cp context/_build/requirements.yml context/_build/requirements.txt context/_build/bindep.txt root/usr/share/appsnap-ee/
-cp install-refs.txt constraints.txt root/usr/share/appsnap-ee/
-cp requirements.txt root/usr/share/appsnap-ee/introspected-requirements.txt
-in_root /opt/ee/bin/ansible-runner --version > /dev/null
-in_root /opt/ee/bin/ansible-galaxy collection list --format json > root/usr/share/appsnap-ee/collections.json
-in_root /opt/ee/bin/python -m pip list --format json > root/usr/share/appsnap-ee/pip-list.json
-rm -rf root/root/.ansible root/root/.cache
+if [ ! -d "$base/root" ]; then
+  echo "[image] building the ee base (Debian bookworm, mmdebstrap, Python requirements; ~2-3 min) -> $base" >&2
+  # root filesystem: Python and a user for the job (uid 1000, home /runner, as AWX's EE)
+  # shellcheck disable=SC2016  # $1 is expanded by the hook's sh
+  mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certificates,tzdata \
+    --aptopt='Acquire::Check-Valid-Until "false"' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --customize-hook='chroot "$1" useradd --uid 1000 --gid 0 --home-dir /runner --no-create-home --shell /bin/bash runner' \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*.log' \
+    bookworm root "deb http://deb.debian.org/debian bookworm main" \
+    "deb http://deb.debian.org/debian bookworm-updates main" "deb http://deb.debian.org/debian-security bookworm-security main"
+  install -d -m 0775 -o 1000 -g 0 root/runner
+  # wheels on this host (same Python minor as bookworm's: 3.11), installed offline in the image
+  python3 -m pip download -q --dest "$EE_CACHE/wheels" -c constraints.txt -r install-refs.txt -r requirements.txt \
+    || { echo "[image] ee: pip download failed" >&2; exit 1; }
+  mkdir -p root/tmp/ee
+  cp constraints.txt install-refs.txt requirements.txt root/tmp/ee/
+  in_root /usr/bin/python3 -m venv /opt/ee
+  cp -rl "$EE_CACHE/wheels" root/tmp/wheels 2>/dev/null || cp -r "$EE_CACHE/wheels" root/tmp/wheels  # hard links when on one filesystem
+  in_root /opt/ee/bin/pip install -q --no-index --find-links /tmp/wheels \
+    -c /tmp/ee/constraints.txt -r /tmp/ee/install-refs.txt -r /tmp/ee/requirements.txt \
+    || { echo "[image] ee: pip install in the image failed" >&2; exit 1; }
+  rm -rf root/tmp/wheels root/tmp/ee root/root/.cache
+  install -d root/usr/share/appsnap-ee
+  in_root /opt/ee/bin/python -m pip list --format json > root/usr/share/appsnap-ee/pip-list.json
+  rm -rf "$base.tmp"; mkdir -p "$base.tmp"
+  umoci init --layout "$base.tmp/oci"
+  umoci new --image "$base.tmp/oci:base"
+  umoci insert --image "$base.tmp/oci:base" root /
+  mv root "$base.tmp/root"
+  for old in "$EE_CACHE"/base-????????????; do [ -e "$old" ] && rm -rf "$old"; done
+  mv "$base.tmp" "$base"
+fi
+echo "[image] building ee $version on base $base_key -> $out" >&2
 
-umoci init --layout oci
-umoci new --image "oci:$version"
-umoci insert --image "oci:$version" root /
-umoci config --image "oci:$version" --architecture=amd64 --os=linux \
+# the top layer: the collections (above), and what the image was built from, for the drift test and for
+# whoever inspects it; checked and listed in the image's root by the image's own ansible tools
+install -d overlay/usr/share/appsnap-ee
+cp context/Dockerfile overlay/usr/share/appsnap-ee/Containerfile
+cp context/_build/requirements.yml context/_build/requirements.txt context/_build/bindep.txt overlay/usr/share/appsnap-ee/
+cp install-refs.txt constraints.txt overlay/usr/share/appsnap-ee/
+cp requirements.txt overlay/usr/share/appsnap-ee/introspected-requirements.txt
+# a copy of the base's root with hard links (files are never changed in place: new files only)
+cp -al "$base/root" root
+cp -a overlay/. root/
+in_root /opt/ee/bin/ansible-runner --version > /dev/null
+in_root /opt/ee/bin/ansible-galaxy collection list --format json > overlay/usr/share/appsnap-ee/collections.json
+cp root/usr/share/appsnap-ee/pip-list.json overlay/usr/share/appsnap-ee/pip-list.json
+rm -rf root
+
+mkdir oci  # the base's layout: blobs (content-addressed, never rewritten) as hard links, the index copied
+cp -rl "$base/oci/blobs" oci/
+cp "$base/oci/index.json" "$base/oci/oci-layout" oci/
+# the top layer with `umoci raw add-layer` of a tar made here: umoci 0.4.7's `insert` cuts the end off a
+# layer whose last entry is a file (the tar stream ends mid-file; the base's ends with a directory)
+tar --numeric-owner --owner=0 --group=0 -C overlay -cf top-layer.tar usr
+umoci raw add-layer --image oci:base top-layer.tar
+umoci config --image oci:base --tag "$version" --architecture=amd64 --os=linux \
   --config.user=1000 --config.workingdir=/runner --config.cmd=bash \
   --config.env=PATH=/opt/ee/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   --config.env=HOME=/runner --config.env=LANG=C.UTF-8 \
   --config.label=ansible-execution-environment=true
+umoci rm --image oci:base && umoci gc --layout oci
 oci_layout_to_tar oci "$version" "$ref" "$out"
 prune_old ee "$out"
 echo "[image] ee $version built in $((SECONDS - t0))s ($(du -m "$out" | cut -f1) MiB)" >&2
