@@ -129,13 +129,18 @@ def table(data):
             run["scale"], run["bytes"] / GIB, run["format"] if run["format"] != RAW else "raw path", " | ".join(cells), seconds(run), ratio,
             "{:,}".format(run["dump_bytes"]), load))
     lines = series(data)
-    fits = ["| line | fixed (s) | s/GiB | slope vs raw |", "|---|---|---|---|"]
-    raw_fit = fit([(p[0], p[1]) for p in lines.get(RAW, [])])
+    # Each line's slope against the raw path's over the same sizes: the formats were not all run at every scale.
+    fits = ["| line | scales | fixed (s) | s/GiB | raw path's s/GiB over those scales | slope vs raw |", "|---|---|---|---|---|---|"]
     for name, points in sorted(lines.items(), key=lambda item: (item[0] != RAW, item[0])):
         line = fit([(p[0], p[1]) for p in points])
-        if line:
-            versus = "%.2f×" % (line[1] / raw_fit[1]) if raw_fit and name != RAW else "–"
-            fits.append("| %s | %.1f | %.2f | %s |" % (name if name != RAW else "raw path", line[0], line[1], versus))
+        if not line:
+            continue
+        scales = set(p[2]["scale"] for p in points)
+        raw_fit = fit([(p[0], p[1]) for p in lines.get(RAW, []) if p[2]["scale"] in scales])
+        versus = "%.2f×" % (line[1] / raw_fit[1]) if raw_fit and name != RAW else "–"
+        raw_slope = "%.2f" % raw_fit[1] if raw_fit and name != RAW else "–"
+        label = name if name != RAW else "raw path"
+        fits.append("| %s | %s | %.1f | %.2f | %s | %s |" % (label, ", ".join(str(x) for x in sorted(scales)), line[0], line[1], raw_slope, versus))
     return "\n".join(rows) + "\n\n" + "\n".join(fits)
 
 
