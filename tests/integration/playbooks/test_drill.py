@@ -160,6 +160,14 @@ def test_a_dump_altered_after_its_manifest_fails_the_drill_which_cleans_up(sourc
 
 def test_the_drill_refuses_a_scratch_namespace_it_did_not_create(source, run_playbook, kubectl):
     namespace = source["namespace"]
+    # Check mode: the Restore is a server-side dry run, nothing is created, so nothing is deleted either.
+    restores = len(kubectl.json("-n", "velero", "get", "restores")["items"])
+    rc, tasks, _out = run_playbook("appsnap.velero.drill", {"drill_namespace": namespace}, check=True)
+    assert rc == 0, describe_failure(tasks)
+    assert [result for name, result in tasks if name.endswith("Restore the backup")][0]["changed"] is True
+    assert len(kubectl.json("-n", "velero", "get", "restores")["items"]) == restores
+    assert scratch_leftovers(kubectl, namespace + "-drill") == ("", [])
+
     taken = "drill-taken-" + uuid.uuid4().hex[:6]
     kubectl.run("create", "namespace", taken)
     try:
