@@ -127,6 +127,22 @@ def test_freshness_finds_the_newest_drilled_backup(source, run_playbook):
     assert rc != 0 and "was verified by a restore drill" in result["msg"] and "Run ansible-playbook appsnap.velero.drill" in result["msg"], result["msg"]
 
 
+def test_a_drill_that_gives_up_on_its_restore_ends_it_before_deleting_the_copy(source, run_playbook, kubectl):
+    """Velero runs one Restore at a time: one left InProgress (its pod-volume restore waiting for a deleted pod) would hold up
+    every other restore for hours. A 2 s wait gives up while Velero is still restoring."""
+    namespace, backup = source["namespace"], source["backup"]
+    scratch = namespace + "-drill"
+    before = {r["metadata"]["name"] for r in kubectl.json("-n", "velero", "get", "restores")["items"]}
+    rc, tasks, _out = run_playbook("appsnap.velero.drill", {"drill_namespace": namespace, "drill_backup_name": backup, "drill_wait_timeout": 2})
+    name, result = [(name, result) for name, result in tasks if result.get("failed")][-1]
+    assert rc != 0 and name.endswith("Fail with what went wrong, after the clean-up"), describe_failure(tasks)
+    assert "failed at the restore" in result["msg"] and "Raise wait_timeout" in result["msg"], result["msg"]
+    ours = [r for r in kubectl.json("-n", "velero", "get", "restores")["items"] if r["metadata"]["name"] not in before
+            and r["spec"].get("namespaceMapping") == {namespace: scratch}]
+    assert len(ours) == 1 and ours[0]["status"]["phase"] in ("Completed", "PartiallyFailed", "Failed"), ours
+    assert scratch_leftovers(kubectl, scratch) == ("", [])
+
+
 def test_a_dump_altered_after_its_manifest_fails_the_drill_which_cleans_up(source, run_playbook, kubectl):
     """Test-only corruption: the live pod's pre-backup hook (its annotation, read by Velero at backup time) runs the dump,
     then deletes one row of pgbench_tellers from the published dump before Velero uploads it. Runs last: it makes a newer backup."""
@@ -160,6 +176,14 @@ def test_a_dump_altered_after_its_manifest_fails_the_drill_which_cleans_up(sourc
 
 def test_the_drill_refuses_a_scratch_namespace_it_did_not_create(source, run_playbook, kubectl):
     namespace = source["namespace"]
+    # Check mode: the Restore is a server-side dry run, nothing is created, so nothing is deleted either.
+    restores = len(kubectl.json("-n", "velero", "get", "restores")["items"])
+    rc, tasks, _out = run_playbook("appsnap.velero.drill", {"drill_namespace": namespace}, check=True)
+    assert rc == 0, describe_failure(tasks)
+    assert [result for name, result in tasks if name.endswith("Restore the backup")][0]["changed"] is True
+    assert len(kubectl.json("-n", "velero", "get", "restores")["items"]) == restores
+    assert scratch_leftovers(kubectl, namespace + "-drill") == ("", [])
+
     taken = "drill-taken-" + uuid.uuid4().hex[:6]
     kubectl.run("create", "namespace", taken)
     try:
