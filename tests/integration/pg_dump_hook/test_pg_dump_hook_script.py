@@ -452,15 +452,20 @@ def test_the_manifest_counts_exactly_the_dump_while_the_application_writes(serve
     assert "SCRAM-SHA-256" not in json.dumps(manifest) + err
 
 
+def alter_row_500(path, replacement):
+    """Test-only corruption after the manifest was taken: public.orders' row 500 in the plain dump becomes ``replacement``."""
+    with open(path) as handle:
+        text = handle.read()
+    assert "\n500\tn500\n" in text
+    with open(path, "w") as handle:
+        handle.write(text.replace("\n500\tn500\n", replacement, 1))
+
+
 def test_a_dump_altered_after_its_manifest_fails_the_replay_naming_the_table(server, target):
     path = os.path.join(server.root, "altered", "backup.sql")
     dump(server, path)
-    with open(path) as handle:
-        text = handle.read()
-    # One row of public.orders lost between the dump and the restore.
-    with open(path, "w") as handle:
-        handle.write(text.replace("\n500\tn500\n", "\n", 1))
-    rc, out, err = replay(target, path)
+    alter_row_500(path, "\n")  # one row lost between the dump and the restore
+    rc, _out, err = replay(target, path)
     assert rc == 6, err
     assert "appsnap: database postgres does not match the dump's manifest: public.orders: 500 rows in the manifest, 499 rows restored" in err, err
     assert "appsnap: the replay differs from the dump's manifest" in err
@@ -471,10 +476,7 @@ def test_checksums_catch_a_changed_value_that_counts_cannot(server, target):
     dump(server, path, verify="checksums")
     tables = manifest_of(path)["databases"][0]["tables"]
     assert len(tables["public.orders"]["md5"]) == 32
-    with open(path) as handle:
-        text = handle.read()
-    with open(path, "w") as handle:
-        handle.write(text.replace("\n500\tn500\n", "\n500\tchanged\n", 1))
+    alter_row_500(path, "\n500\tchanged\n")  # the same number of rows, one value changed
     rc, _out, err = replay(target, path)
     assert rc == 6, err
     assert "public.orders: 500 rows in the manifest, 500 rows restored (checksums differ)" in err, err
