@@ -47,7 +47,7 @@ def test_container_group_backup_restore_and_rbac(container_group, run_playbook, 
         # ... but the pod's log holds it: ansible-runner worker's "starting" status line carries the job's environment
         # (README "Running in AWX": who may read pods/log in the container group's namespace may read the job's token)
         assert token in done.pod_log
-        # set_stats artifacts (the snapshot role's appsnap_snapshot; branch `drill` adds it): fails until it is merged.
+        # the set_stats artifacts, as `ansible-runner process` wrote them: the snapshot role's appsnap_snapshot
         assert done.artifact_data().get("appsnap_snapshot", {}).get("backup") == backup, done.artifact_data()
         assert done.artifact_data()["appsnap_snapshot"]["phase"] == "Completed"
 
@@ -58,7 +58,7 @@ def test_container_group_backup_restore_and_rbac(container_group, run_playbook, 
         assert '"status": "successful"' in done.pod_log and backup in done.pod_log
         [summary] = done.task_results("Summary")
         assert summary["restore_result"]["backup_name"] == backup and summary["restore_result"]["phase"] == "Completed"
-        # set_stats artifacts (the restore role's appsnap_restore; branch `drill` adds it): fails until it is merged.
+        # ... and the restore role's appsnap_restore
         assert done.artifact_data().get("appsnap_restore", {}).get("backup") == backup, done.artifact_data()
         assert done.artifact_data()["appsnap_restore"]["phase"] == "Completed"
 
