@@ -16,6 +16,14 @@ LAB_IMAGE = {"postgres_image": "localhost/appsnap/postgres:15", "postgres_image_
 PGBENCH = 'PGPASSWORD="$POSTGRES_PASSWORD" pgbench -h 127.0.0.1 -U "$POSTGRES_USER" --no-vacuum --client=2'
 
 
+# Deletes the first row of pgbench_tellers from the published dump, whichever compression it has (plain-compressed by default).
+ALTER_DUMP = (
+    "for f in /backup/backup.sql.zst /backup/backup.sql.gz /backup/backup.sql; do [ -e \"$f\" ] || continue; "
+    "case \"$f\" in *.zst) r='zstd -dc'; w='zstd -q';; *.gz) r='gzip -dc'; w='gzip -1';; *) r=cat; w=cat;; esac; "
+    "$r \"$f\" | sed '/^COPY public.pgbench_tellers /{n;d}' | $w > /backup/.altered && mv /backup/.altered \"$f\"; done"
+)
+
+
 def psql(kubectl, namespace, sql):
     script = 'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -U "$POSTGRES_USER" -d postgres -c "$1"'
     return kubectl.run("exec", "postgresql-0", "--", "bash", "-c", script, "psql", sql, namespace=namespace).stdout.strip()
@@ -151,7 +159,7 @@ def test_a_dump_altered_after_its_manifest_fails_the_drill_which_cleans_up(sourc
     key = "pre.hook.backup.velero.io/command"
     hook = kubectl.json("get", "pod", "postgresql-0", namespace=namespace)["metadata"]["annotations"][key]
     altered = json.loads(hook)
-    altered[-1] += "\nsed -i '/^COPY public.pgbench_tellers /{n;d}' /backup/backup.sql"
+    altered[-1] += "\n" + ALTER_DUMP
     kubectl.run("annotate", "--overwrite", "pod", "postgresql-0", "%s=%s" % (key, json.dumps(altered)), namespace=namespace)
     try:
         backup = namespace + "-altered"
