@@ -64,7 +64,7 @@ build() { # MAJOR: prints the tarball path (building it when missing); run it in
     [ -x "$bin/$b" ] || { echo "[image] postgres $major: missing $bin/$b" >&2; return 1; }
   done
   # the plain-compressed format's decompressors (zstd for PostgreSQL 16+, gzip otherwise)
-  [ -x root/usr/bin/zstd ] && [ -x root/usr/bin/gzip ] || { echo "[image] postgres $major: zstd or gzip missing" >&2; return 1; }
+  chroot root sh -c 'command -v zstd && command -v gzip' > /dev/null || { echo "[image] postgres $major: zstd or gzip missing" >&2; return 1; }
   # the entrypoint's non-root path: LD_PRELOAD=libnss_wrapper.so, awk
   if ! compgen -G 'root/usr/lib/*/libnss_wrapper.so' > /dev/null || [ ! -x root/usr/bin/awk ]; then
     echo "[image] postgres $major: libnss_wrapper.so or awk missing" >&2; return 1

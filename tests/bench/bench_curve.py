@@ -106,7 +106,7 @@ def plot(data):
             axes.plot([0, max(xs)], [line[0], line[0] + line[1] * max(xs)], color=drawn.get_color(), linestyle=":", linewidth=1)
     axes.set_xlabel("database size (pg_database_size, GiB)")
     axes.set_ylabel("seconds: dump + upload + restore + replay")
-    axes.set_title("The cycle's cost against database size (pgbench; %s)" % data.get("machine", "lab"))
+    axes.set_title("The cycle's cost against database size (pgbench; %s, shared: load per point in curve.json)" % data.get("machine", "lab"), fontsize=10)
     axes.set_xlim(left=0)
     axes.set_ylim(bottom=0)
     axes.grid(True, alpha=0.3)
