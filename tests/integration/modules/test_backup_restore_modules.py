@@ -34,8 +34,9 @@ def test_backup_runs_pg_dump_hook_and_captures_dump_volume(run_module, pg_namesp
     dump = [v for v in result["volumes"] if v["volume"] == "postgresql-backup"]
     assert len(dump) == 1 and dump[0]["phase"] == "Completed" and dump[0]["bytes"] > 0 and dump[0]["snapshot_id"]
     assert result["duration"] > 0
-    # The volume holds what the hook wrote: the database's dump and the server's globals beside it.
-    sizes = kubectl.run("exec", "postgresql-0", "--", "stat", "-c", "%s", "/backup/backup.sql", "/backup/globals.sql", namespace=pg_namespace).stdout.split()
+    # The volume holds what the hook wrote: the database's dump, the server's globals and the dump's manifest beside it.
+    sizes = kubectl.run("exec", "postgresql-0", "--", "stat", "-c", "%s", "/backup/backup.sql", "/backup/globals.sql", "/backup/backup.manifest.json",
+                        namespace=pg_namespace).stdout.split()
     assert sum(int(size) for size in sizes) == dump[0]["bytes"]
     STATE["backup"] = name
 
