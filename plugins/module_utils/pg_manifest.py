@@ -112,14 +112,15 @@ VERIFY_PREAMBLE_SQL = (
 
 def _verify_sql():
     """The check of the database psql is connected to, after the preamble has loaded the manifest (or nothing)."""
-    this_database = "FROM appsnap_mode, json_array_elements(d->'databases') AS db WHERE db->>'database' = current_database()"
+    databases = "FROM appsnap_mode, json_array_elements(d->'databases') AS db"
+    this_database = "db->>'database' = current_database()"
     present = tables_json_sql("(SELECT mode FROM appsnap_mode) = 'checksums'")
     return "\n".join([
         "CREATE TEMP TABLE appsnap_mode AS SELECT d->>'verify' AS mode, d FROM "
         "(SELECT string_agg(line, E'\\n' ORDER BY n)::json AS d FROM appsnap_manifest WHERE line IS NOT NULL) AS doc;",
         "CREATE TEMP TABLE appsnap_verify AS "
-        "WITH wanted AS (SELECT t.key AS tbl, (t.value->>'rows')::bigint AS rows, t.value->>'md5' AS md5 " + this_database.replace(
-            "AS db WHERE", "AS db, json_each(db->'tables') AS t WHERE") + "), "
+        "WITH wanted AS (SELECT t.key AS tbl, (t.value->>'rows')::bigint AS rows, t.value->>'md5' AS md5 " + databases
+        + ", json_each(db->'tables') AS t WHERE " + this_database + "), "
         "present AS (SELECT t.key AS tbl, (t.value->>'rows')::bigint AS rows, t.value->>'md5' AS md5 FROM json_each((" + present + ")) AS t) "
         "SELECT coalesce(w.tbl, p.tbl) AS tbl, w.rows AS wanted, p.rows AS present, w.md5 AS wanted_md5, p.md5 AS present_md5 "
         "FROM wanted AS w FULL JOIN present AS p ON w.tbl = p.tbl;",
@@ -129,7 +130,7 @@ def _verify_sql():
         "DO $appsnap$ DECLARE mode text; bad text; BEGIN",
         "  SELECT m.mode INTO mode FROM appsnap_mode AS m;",
         "  IF mode IS NULL THEN RETURN; END IF;",
-        "  IF NOT EXISTS (SELECT " + this_database + ") THEN",
+        "  IF NOT EXISTS (SELECT " + databases + " WHERE " + this_database + ") THEN",
         "    RAISE EXCEPTION 'appsnap: database % is not in the dump''s manifest', quote_ident(current_database()); END IF;",
         "  SELECT string_agg(format('%s: %s in the manifest, %s restored', v.tbl, coalesce(v.wanted || ' rows', 'not'), "
         "coalesce(v.present || ' rows', 'not')) || CASE WHEN v.wanted IS NOT DISTINCT FROM v.present THEN ' (checksums differ)' ELSE '' END, "
