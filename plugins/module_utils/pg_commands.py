@@ -276,6 +276,14 @@ def entries_script(where):
     return "entries=%s" % shlex.quote("\n".join(lines))
 
 
+def _base_sh(where):
+    """Shell text for a database's dump file without a compressor's suffix; in a function, ``$1`` is the database's part."""
+    if where["single"]:
+        return shlex.quote(where["path"])
+    prefix, suffix = where["pattern"]
+    return '%s"$1"%s' % (shlex.quote(prefix), shlex.quote(suffix))
+
+
 def file_of_script(where, format="plain", reading=False):
     """A shell function ``file_of PART`` that prints the dump file of a database.
 
@@ -283,11 +291,7 @@ def file_of_script(where, format="plain", reading=False):
     replay (``reading``) takes whichever of ``.zst``, ``.gz`` and the bare name (a plain dump) is there, the newest
     if several are (a dump left by another image or format).
     """
-    if where["single"]:
-        base = shlex.quote(where["path"])
-    else:
-        prefix, suffix = where["pattern"]
-        base = '%s"$1"%s' % (shlex.quote(prefix), shlex.quote(suffix))
+    base = _base_sh(where)
     if format != COMPRESSED_FORMAT:
         return "file_of() { printf '%%s' %s; }" % base
     if not reading:
@@ -297,6 +301,19 @@ def file_of_script(where, format="plain", reading=False):
         'file_of() { local base=%s found="" s; for s in %s; do if [ -e "$base$s" ] && { [ -z "$found" ] || [ "$base$s" -nt "$found" ]; };'
         ' then found="$base$s"; fi; done; printf \'%%s\' "${found:-$base%s}"; }' % (base, suffixes, " or $base".join(s for s, _c in COMPRESSORS))
     )
+
+
+def stale_siblings_script(where):
+    """Dump side: a shell function ``drop_stale PART [KEPT]`` that removes a database's dump files other than KEPT.
+
+    A database's dump is the bare name (plain, custom, directory) or the name with a compressor's suffix
+    (plain-compressed); a dump in one of them leaves the others from an earlier format or image stale. Removed only
+    after the new dump is published, so that a replay that still asks for the old format finds no dump, and says so,
+    rather than replaying old data.
+    """
+    base = _base_sh(where)
+    suffixes = " ".join(shlex.quote(suffix) for suffix, _command in READERS)
+    return 'drop_stale() { local base=%s s; for s in %s; do if [ "$base$s" != "${2:-}" ]; then rm -rf -- "$base$s"; fi; done; }' % (base, suffixes)
 
 
 NAME_OF_SH = "name_of() { printf '%b' \"$(printf '%s' \"$1\" | sed 's/../\\\\x&/g')\"; }"

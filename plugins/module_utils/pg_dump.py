@@ -33,6 +33,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import 
     file_part,
     layout,
     pg_dump_format,
+    stale_siblings_script,
 )
 from ansible_collections.appsnap.velero.plugins.module_utils.pg_manifest import dump_functions_script
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, duration_seconds, validate_duration, validate_on_error
@@ -102,6 +103,7 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, 
         'trap \'rm -rf -- "$stage"\' EXIT',
         NAME_OF_SH,
         file_of_script(where, format),
+        stale_siblings_script(where),
         dump_functions_script(verify, lock_ms),
     ] + compressor_script(format) + [
         "run pg_dumpall --globals-only --no-tablespaces --no-password --database=%s | sed -E %s > \"$stage/globals\""
@@ -121,17 +123,21 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, 
     manifest = shlex.quote(where["manifest"])
     lines.append("rm -f -- %s" % manifest)
     if where["single"]:
-        lines += ['publish "$stage/globals" %s' % shlex.quote(where["globals"]), 'publish "$stage/db.%s" "$(file_of)"' % file_part(where["names"][0])]
+        lines += [
+            'publish "$stage/globals" %s' % shlex.quote(where["globals"]),
+            'publish "$stage/db.%s" "$(file_of)"' % file_part(where["names"][0]),
+            'drop_stale "" "$(file_of)"',
+        ]
     else:
         index = shlex.quote(where["index"])
         lines += [
             'printf "%s\\n" "$entries" > "$stage/index"',
             'publish "$stage/globals" %s' % shlex.quote(where["globals"]),
-            'while read -r part hex; do publish "$stage/db.$part" "$(file_of "$part")"; done <<< "$entries"',
+            'while read -r part hex; do publish "$stage/db.$part" "$(file_of "$part")"; drop_stale "$part" "$(file_of "$part")"; done <<< "$entries"',
             # Databases dumped last time and gone since: their files go once the new index is in place.
             'old="$(cat -- %s 2>/dev/null || true)"' % index,
             'publish "$stage/index" %s' % index,
-            'while read -r part hex; do if [ -n "$part" ] && ! grep -qxF -- "$part $hex" %s; then rm -rf -- "$(file_of "$part")"; fi; done <<< "$old"'
+            'while read -r part hex; do if [ -n "$part" ] && ! grep -qxF -- "$part $hex" %s; then drop_stale "$part"; fi; done <<< "$old"'
             % index,
         ]
     lines.append('if [ -e "$stage/manifest" ]; then publish "$stage/manifest" %s; fi' % manifest)

@@ -363,6 +363,30 @@ def test_a_dropped_database_leaves_the_next_dump_of_all(server):
     assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.manifest.json", "backup.postgres.sql", "backup.shop.sql", "globals.sql"]
 
 
+def test_a_new_format_removes_the_old_formats_dump_so_no_replay_finds_stale_data(server, target):
+    """plain -> plain-compressed -> directory -> plain: only the newest format's file is left, for one database and for all."""
+    path = os.path.join(server.root, "switch", "backup.sql")
+    dump(server, path, format="plain")
+    dump(server, path, format="plain-compressed")
+    assert files_in(os.path.dirname(path)) == ["backup.manifest.json", "backup.sql.gz", "globals.sql"]
+    rc, _out, err = replay(target, path, format="plain")
+    assert rc == 2 and "no dump at %s" % path in err
+    dump(server, path, format="directory", jobs=2)
+    assert files_in(os.path.dirname(path)) == ["backup.manifest.json", "backup.sql", "globals.sql"] and os.path.isdir(path)
+    dump(server, path, format="plain")
+    assert files_in(os.path.dirname(path)) == ["backup.manifest.json", "backup.sql", "globals.sql"] and os.path.isfile(path)
+
+    every = os.path.join(server.root, "switch-all", "backup.sql")
+    server.psql("CREATE DATABASE gone_soon")
+    dump(server, every, "all", format="plain-compressed")
+    assert "backup.gone_soon.sql.gz" in files_in(os.path.dirname(every))
+    server.psql("DROP DATABASE gone_soon")
+    dump(server, every, "all", format="plain")
+    assert files_in(os.path.dirname(every)) == ["backup.databases", "backup.manifest.json", "backup.postgres.sql", "backup.shop.sql", "globals.sql"]
+    rc, _out, err = replay(target, every, "all", format="plain-compressed")
+    assert rc == 0, err
+
+
 def test_clean_replays_over_user_tables(server, target):
     path = os.path.join(server.root, "clean", "backup.sql")
     dump(server, path, ["postgres", "shop"])
