@@ -56,6 +56,7 @@ EXIT_NOT_EMPTY = 4
 EXIT_REPLAY_FAILED = 5
 EXIT_NOT_VERIFIED = 6
 EXIT_NO_DECOMPRESSOR = 7
+EXIT_NO_MANIFEST = 8
 
 # The application's tables: neither the catalogs nor a session's temporary tables (which no other session can read).
 USER_TABLES_WHERE = "schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname !~ '^pg_temp_'"

@@ -29,7 +29,7 @@ __metaclass__ = type
 
 import shlex
 
-from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import EXIT_NOT_VERIFIED, tables_json_sql
+from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import EXIT_NO_MANIFEST, EXIT_NOT_VERIFIED, tables_json_sql
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 # What the dump records: row counts (the default), counts and an md5 over each table's rows, or nothing.
@@ -163,6 +163,6 @@ def replay_functions_script(manifest, verify, report):
     if verify == "required":
         lines.append(
             'if [ ! -s "$manifest" ]; then echo "appsnap: no manifest at $manifest to verify the replay against; dump with verify: counts'
-            ' or checksums (the default), or replay with verify: auto." >&2; exit %d; fi' % EXIT_NOT_VERIFIED
+            ' or checksums (the default), or replay with verify: auto." >&2; exit %d; fi' % EXIT_NO_MANIFEST
         )
     return "\n".join(lines)

@@ -48,8 +48,9 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
     tables (and ``clean`` is false), 5 a database failed to replay; it was
     dropped again, and recreated empty if it existed before; 6 a database
     differs from the dump's manifest (every database is still replayed
-    first). ``verify`` is auto (check when a manifest is beside the dump),
-    required, or none. With ``report`` it prints one JSON line per database
+    first); 7 a zstd dump and no zstd program; 8 ``verify`` required and no
+    manifest (nothing touched). ``verify`` is auto (check when a manifest is
+    beside the dump), required, or none. With ``report`` it prints one JSON line per database
     with its tables and rows, and what was verified.
     """
     where = layout(path, database)

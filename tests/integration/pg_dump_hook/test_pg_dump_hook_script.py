@@ -522,7 +522,7 @@ def test_a_replay_reports_what_it_verified_and_required_refuses_a_dump_without_a
     fresh = Server(password="other-" + PASSWORD)
     try:
         rc, _out, err = replay(fresh, bare, verify="required")
-        assert rc == 6 and "no manifest at" in err and "verify: counts" in err, err
+        assert rc == 8 and "no manifest at" in err and "verify: counts" in err, err
         assert fresh.psql("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'").strip() == "0"
         proc = subprocess.run(["bash", "-c", pg_replay.pg_replay_command("postgres", path=bare, report=True)], env=fresh.env(),
                               capture_output=True, text=True, check=False)
