@@ -4,6 +4,7 @@
 """Benchmark: a fleet of N small PostgreSQL databases backed up, restored and replayed in one playbook run.
 
     tests/bench/bench_fleet.py [--sizes 1,5,10] [--modes one,per] [--scale 1] [--prefix bench]
+                               [--replay-on-restore] [--velero-parallel N]
 
 Needs the lab (lab/lab up) and the collection laid out (source tests/lib.sh;
 layout_collection). For each N it deploys N namespaces with the postgres role
@@ -17,6 +18,18 @@ included). It reports the wall time of each run, the time per database, the
 playbook's own split (backup, namespace deletion, restore, replay), and the peak
 RSS of any process of the run (ansible-playbook, its workers and the modules,
 from wait4). The lab's load average is printed with each run.
+
+--replay-on-restore deploys the pods with the replay post-restore hook
+(postgres_replay_on_restore) and runs the fleet with fleet_replay_on_restore:
+Velero replays each restored pod in a goroutine of its own, instead of the
+pg_replay role's one k8s_exec per pod after the restore.
+
+--velero-parallel N sets, for the run only, the lab's Velero server to
+--item-block-worker-count=N (N pods' ItemBlocks, with their pre hooks and
+PodVolumeBackups, at once) and its node-agent to a ConfigMap with
+loadConcurrency.globalConfig N (N volumes moved at once per node); both are
+put back as they were at the end. This restarts Velero: run it on a lab no
+one else uses.
 
 Velero runs one backup and one restore at a time. On a lab others use too, a run's
 backups and restores can wait behind theirs: the time each of ours spent between
@@ -65,8 +78,63 @@ def load():
         return " ".join(handle.read().split()[:3])
 
 
-def deploy(namespace):
-    return run(["ansible-playbook", "appsnap.velero.deploy"], dict(LAB_IMAGE, postgres_namespace=namespace, postgres_password="bench-" + uuid.uuid4().hex))
+def deploy(namespace, replay_on_restore=False):
+    extra = dict(LAB_IMAGE, postgres_namespace=namespace, postgres_password="bench-" + uuid.uuid4().hex, postgres_replay_on_restore=replay_on_restore)
+    return run(["ansible-playbook", "appsnap.velero.deploy"], extra)
+
+
+NODE_AGENT_CONFIG = "appsnap-bench-node-agent"
+
+
+class VeleroParallel(object):
+    """The lab's Velero with N ItemBlock workers and N concurrent data movers per node, for a run; put back on exit."""
+
+    def __init__(self, kubectl, workers):
+        self.kubectl, self.workers, self.saved = kubectl, workers, {}
+
+    def _args(self, kind, name):
+        spec = json.loads(self.kubectl.run("get", kind, name, "-o", "json", namespace="velero").stdout)["spec"]["template"]["spec"]
+        return spec["containers"][0].get("args", [])
+
+    def _set_args(self, kind, name, args):
+        patch = [{"op": "replace", "path": "/spec/template/spec/containers/0/args", "value": args}]
+        self.kubectl.run("patch", kind, name, "--type", "json", "-p", json.dumps(patch), namespace="velero")
+        self.kubectl.run("rollout", "status", "%s/%s" % (kind, name), "--timeout=300s", namespace="velero")
+
+    def _wait_validated(self, since):
+        """Until the restarted server has validated the backup storage location again (RFC 3339 UTC strings compare as times)."""
+        for _attempt in range(180):
+            status = json.loads(self.kubectl.run("get", "backupstoragelocation", "default", "-o", "json", namespace="velero").stdout).get("status", {})
+            if status.get("phase") == "Available" and status.get("lastValidationTime", "") >= since:
+                return
+            time.sleep(1)
+        raise SystemExit("Velero's backup storage location was not validated again within 180 s after the restart")
+
+    def _apply(self, extra_server, extra_agent):
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for (kind, name), extra in ((("deployment", "velero"), extra_server), (("daemonset", "node-agent"), extra_agent)):
+            prefix = extra[0].split("=")[0] + "=" if extra else None
+            kept = [a for a in self.saved[(kind, name)] if not (prefix and a.startswith(prefix))]
+            self._set_args(kind, name, kept + extra)
+        self._wait_validated(since)
+
+    def __enter__(self):
+        for key in (("deployment", "velero"), ("daemonset", "node-agent")):
+            self.saved[key] = self._args(*key)
+        config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": NODE_AGENT_CONFIG, "namespace": "velero"},
+                  "data": {"node-agent-config.json": json.dumps({"loadConcurrency": {"globalConfig": self.workers}})}}
+        self.kubectl.run("apply", "-f", "-", input=json.dumps(config))
+        self._apply(["--item-block-worker-count=%d" % self.workers], ["--node-agent-configmap=%s" % NODE_AGENT_CONFIG])
+        print("Velero: --item-block-worker-count=%d, node-agent loadConcurrency %d (put back at the end)" % (self.workers, self.workers), flush=True)
+        return self
+
+    def __exit__(self, *_exc):
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for key, args in self.saved.items():
+            self._set_args(key[0], key[1], args)
+        self.kubectl.run("delete", "configmap", NODE_AGENT_CONFIG, "--ignore-not-found", namespace="velero")
+        self._wait_validated(since)
+        print("Velero: server and node-agent arguments put back", flush=True)
 
 
 def queued(kubectl, backups):
@@ -81,9 +149,10 @@ def queued(kubectl, backups):
     return total
 
 
-def fleet(kubectl, namespaces, mode):
+def fleet(kubectl, namespaces, mode, replay_on_restore=False):
     summary = os.path.join(LOG_DIR, "fleet-%d-%s.json" % (len(namespaces), mode))
-    extra = {"fleet_namespaces": namespaces, "fleet_backup_per_namespace": mode == "per", "fleet_summary_file": summary}
+    extra = {"fleet_namespaces": namespaces, "fleet_backup_per_namespace": mode == "per", "fleet_summary_file": summary,
+             "fleet_replay_on_restore": replay_on_restore}
     before = load()
     wall, peak = run(["ansible-playbook", "appsnap.velero.fleet"], extra)
     with open(summary) as handle:
@@ -101,20 +170,31 @@ def main():
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--prefix", default="bench", help="namespace prefix (the namespaces are deleted at the end)")
     parser.add_argument("--deploy-parallel", type=int, default=4)
+    parser.add_argument("--replay-on-restore", action="store_true", help="replay by Velero's post-restore hook, not the pg_replay role")
+    parser.add_argument("--velero-parallel", type=int, default=0, help="run with N ItemBlock workers and N data movers (restarts the lab's Velero)")
     args = parser.parse_args()
     os.makedirs(LOG_DIR, exist_ok=True)
     kubectl = Kubectl()
+    if args.velero_parallel > 0:
+        with VeleroParallel(kubectl, args.velero_parallel):
+            results = measure(kubectl, args)
+    else:
+        results = measure(kubectl, args)
+    report(args, results)
+
+
+def measure(kubectl, args):
     results = []
     for size in [int(n) for n in args.sizes.split(",")]:
         tag = uuid.uuid4().hex[:4]
         namespaces = ["%s-fleet-%s-%02d" % (args.prefix, tag, index) for index in range(size)]
         try:
             with concurrent.futures.ThreadPoolExecutor(args.deploy_parallel) as pool:
-                list(pool.map(deploy, namespaces))
+                list(pool.map(lambda namespace: deploy(namespace, args.replay_on_restore), namespaces))
             run(["ansible-playbook", SEED], {"pg_data_namespaces": namespaces, "pg_data_pgbench_scale": args.scale})
             for mode in args.modes.split(","):
-                result = fleet(kubectl, namespaces, mode)
-                result["size"] = size
+                result = fleet(kubectl, namespaces, mode, args.replay_on_restore)
+                result.update(size=size, velero_parallel=args.velero_parallel)
                 results.append(result)
                 values = (size, mode, result["wall"], result["wall"] / size) + tuple(float(result[key + "_seconds"]) for key in PHASES)
                 values += (int(result["tables"]), int(result["rows"]), result["peak_kib"] / 1024, result["load"])
@@ -124,6 +204,10 @@ def main():
         finally:
             for namespace in namespaces:
                 kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
+    return results
+
+
+def report(args, results):
     print("machine: %s, %d cores; pgbench scale %d per database; load now %s" % (platform.machine(), os.cpu_count(), args.scale, load()))
     for mode in args.modes.split(","):
         runs = {r["size"]: r for r in results if (r["backup_per_namespace"] is True or r["backup_per_namespace"] == "True") == (mode == "per")}
@@ -131,6 +215,8 @@ def main():
             for size, result in sorted(runs.items()):
                 print("%-3s N=%2d: %.2fx the wall time of N=1, %.2fx its own time (target for N=10: <= 3x)"
                       % (mode, size, result["wall"] / runs[1]["wall"], (result["wall"] - result["queued"]) / (runs[1]["wall"] - runs[1]["queued"])))
+    print("replayed by %s; Velero %s" % ("its post-restore hook" if args.replay_on_restore else "the pg_replay role",
+                                         "with %d ItemBlock workers and data movers" % args.velero_parallel if args.velero_parallel else "as installed"))
     with open(os.path.join(LOG_DIR, "fleet.json"), "w") as handle:
         json.dump(results, handle, indent=1)
 
