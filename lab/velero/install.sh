@@ -47,6 +47,7 @@ sed -e "s/@MINIO_USER@/$MINIO_USER/" -e "s/@MINIO_PASSWORD@/$MINIO_PASSWORD/" \
 mv "$CREDS.tmp" "$CREDS"; umask 022
 
 # 3. velero install (skipped when already installed with the same images)
+LAB_REPO_MAINTAIN=168h LAB_REPO_MAINTAIN_K8S=168h0m0s  # see 3b
 cur_img=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null || true)
 cur_plugins=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.initContainers[*].image}' 2>/dev/null || true)
 since=""   # set by the upgrade: BSL default must then be validated by the new server
@@ -89,8 +90,41 @@ else
     --use-node-agent \
     --backup-location-config "region=$MINIO_REGION,s3ForcePathStyle=true,s3Url=http://$MINIO_ADDR" \
     --kubelet-root-dir "$KUBELET_ROOT_DIR" \
+    --default-repo-maintain-frequency "$LAB_REPO_MAINTAIN" \
     --wait
 fi
+
+# 3b. repository upkeep in the lab. Velero's BackupRepository controller handles one
+#    repository at a time: it prepares a new namespace's kopia repository, runs each
+#    repository's due maintenance Job and waits for it (~5 s), and every 5 minutes
+#    checks every repository for stale locks. The lab's tests make a namespace, so a
+#    repository, per test; at 282 repositories (30 Nov 2026) a `lab up` after an hour
+#    down made every one due (kopia's default: hourly), and a new namespace's first
+#    backup waited up to 23 minutes behind the Jobs. So the lab maintains weekly, and
+#    drops the BackupRepository objects of namespaces that no longer exist (their data
+#    stays in the bucket; Velero creates the object again if an old backup is restored).
+cur_args=$(k -n "$VELERO_NS" get deploy velero -o jsonpath='{.spec.template.spec.containers[0].args}')
+if [[ "$cur_args" != *"--default-repo-maintain-frequency=$LAB_REPO_MAINTAIN"* ]]; then
+  say "velero server: --default-repo-maintain-frequency=$LAB_REPO_MAINTAIN (restarts the server once)"
+  # appended: of two values the last one counts
+  k -n "$VELERO_NS" patch deploy velero --type json -p "[{\"op\": \"add\", \"path\": \"/spec/template/spec/containers/0/args/-\",
+    \"value\": \"--default-repo-maintain-frequency=$LAB_REPO_MAINTAIN\"}]" >/dev/null
+  k -n "$VELERO_NS" rollout status deploy/velero --timeout=180s
+  since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+fi
+live_ns=" $(k get namespaces -o jsonpath='{.items[*].metadata.name}') "
+dropped=0; relaxed=0
+while read -r repo ns freq; do
+  [ -n "$repo" ] || continue
+  if [[ "$live_ns" != *" $ns "* ]]; then
+    k -n "$VELERO_NS" delete backuprepository "$repo" --wait=false >/dev/null; dropped=$((dropped + 1))
+  elif [ "$freq" != "$LAB_REPO_MAINTAIN_K8S" ]; then
+    k -n "$VELERO_NS" patch backuprepository "$repo" --type merge \
+      -p "{\"spec\":{\"maintenanceFrequency\":\"$LAB_REPO_MAINTAIN\"}}" >/dev/null; relaxed=$((relaxed + 1))
+  fi
+done < <(k -n "$VELERO_NS" get backuprepositories.velero.io \
+           -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.volumeNamespace}{" "}{.spec.maintenanceFrequency}{"\n"}{end}')
+[ $((dropped + relaxed)) = 0 ] || say "backup repositories: dropped $dropped of gone namespaces, set $relaxed to maintain every $LAB_REPO_MAINTAIN"
 
 # 4. wait for BSL default Available (after an upgrade: validated by the new server;
 #    RFC 3339 UTC times compare as strings) and node-agent Running
