@@ -120,7 +120,7 @@ while read -r repo ns freq; do
     k -n "$VELERO_NS" delete backuprepository "$repo" --wait=false >/dev/null; dropped=$((dropped + 1))
   elif [ "$freq" != "$LAB_REPO_MAINTAIN_K8S" ]; then
     k -n "$VELERO_NS" patch backuprepository "$repo" --type merge \
-      -p "{\"spec\":{\"maintenanceFrequency\":\"$LAB_REPO_MAINTAIN\"}}" >/dev/null; relaxed=$((relaxed + 1))
+      -p "{\"spec\":{\"maintenanceFrequency\":\"$LAB_REPO_MAINTAIN_K8S\"}}" >/dev/null; relaxed=$((relaxed + 1))
   fi
 done < <(k -n "$VELERO_NS" get backuprepositories.velero.io \
            -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.volumeNamespace}{" "}{.spec.maintenanceFrequency}{"\n"}{end}')
