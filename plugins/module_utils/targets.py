@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.appsnap.velero.plugins.module_utils.pod_hooks import BACKUP_HOOK_PREFIXES
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks.pod import BACKUP_HOOK_PREFIXES
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, validate_dns1123_label
 
 # The workload kinds whose pods are found through spec.selector.

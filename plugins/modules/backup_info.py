@@ -100,9 +100,9 @@ backups:
       returned: when O(logs=true) and not in check mode
 """
 
-from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.argspecs import argspec
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import new_module
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import runner as velero_ops
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.argspecs import argspec
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.k8s_shim import new_module
 
 
 def main():

@@ -133,9 +133,9 @@ log_lines:
   elements: str
 """
 
-from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.argspecs import argspec, SELECTION_ARG_SPEC, WAIT_ARG_SPEC
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import new_module
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import runner as velero_ops
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.argspecs import argspec, SELECTION_ARG_SPEC, WAIT_ARG_SPEC
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.k8s_shim import new_module
 
 
 def main():

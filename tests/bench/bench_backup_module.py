@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "build", "collections"))
 
 import velero_lab  # noqa: E402
-from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands  # noqa: E402
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands  # noqa: E402
 
 KUBECONFIG = os.environ.get("APPSNAP_LAB_KUBECONFIG", "/var/lib/appsnap-lab/admin.kubeconfig")
 CACHE = os.environ.get("APPSNAP_CACHE", os.path.expanduser("~/.cache/appsnap"))

@@ -24,9 +24,9 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "build", "collections"))
 
-from ansible_collections.appsnap.velero.plugins.filter.velero_hooks import FilterModule  # noqa: E402
+from ansible_collections.appsnap.velero.plugins.plugin_utils.filters import all_filters  # noqa: E402
 
-FILTERS = FilterModule().filters()
+FILTERS = all_filters()
 
 
 def main():

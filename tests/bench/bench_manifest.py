@@ -30,7 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 # bench_backup_module puts the laid-out collection on sys.path.
 from bench_backup_module import pg_commands  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.appsnap.velero.plugins.module_utils import pg_dump, pg_manifest  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres import dump as pg_dump  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres import manifest as pg_manifest  # noqa: E402  pylint: disable=wrong-import-position
 from pg_local import PG_BIN, Server  # noqa: E402  pylint: disable=wrong-import-position
 
 LOG_DIR = os.path.join(HERE, "..", "..", "build", "bench")

@@ -50,7 +50,8 @@ class ModuleRunner:
 def hooked_postgres():
     """The seed's StatefulSet, hooked by this collection's own filters."""
     # Imported here: pytest-ansible makes the collection importable only after conftest files load.
-    from ansible_collections.appsnap.velero.plugins.module_utils import pg_dump, pod_hooks
+    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import dump as pg_dump
+    from ansible_collections.appsnap.velero.plugins.module_utils.hooks import pod as pod_hooks
 
     seed = yaml.safe_load(SEED.read_text())
     with_volume = pod_hooks.backup_volume(seed, "postgresql-backup", "/backup")
@@ -83,14 +84,14 @@ def busybox_pod(name):
 
 def hook_pod(name, command, timeout="30s"):
     """A busybox pod whose pre-backup hook runs ``command``."""
-    from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks
+    from ansible_collections.appsnap.velero.plugins.module_utils.hooks import pod as pod_hooks
 
     return pod_hooks.backup_hooks(busybox_pod(name), pre={"command": command, "timeout": timeout, "on_error": "Fail"})
 
 
 def fs_backup_pod(name, volume="data"):
     """A busybox pod with an emptyDir opted into file-system backup (backup.velero.io/backup-volumes)."""
-    from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks
+    from ansible_collections.appsnap.velero.plugins.module_utils.hooks import pod as pod_hooks
 
     return pod_hooks.backup_volume(busybox_pod(name), volume, "/" + volume)
 

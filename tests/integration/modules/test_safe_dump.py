@@ -12,7 +12,8 @@ from velero_lab import SEED, apply, new_namespace
 
 def hooked_seed(volume_options, dump_options):
     """The seed's StatefulSet hooked by the collection's filters, with these backup volume and dump options."""
-    from ansible_collections.appsnap.velero.plugins.module_utils import pg_dump, pod_hooks
+    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import dump as pg_dump
+    from ansible_collections.appsnap.velero.plugins.module_utils.hooks import pod as pod_hooks
 
     seed = yaml.safe_load(SEED.read_text())
     with_volume = pod_hooks.backup_volume(seed, "postgresql-backup", "/backup", **volume_options)

@@ -29,9 +29,9 @@ INSERT INTO orders (item, qty) SELECT 1 + i % 2000, i FROM generate_series(1, 50
 
 def _filters():
     # Imported here: pytest-ansible makes the collection importable only after conftest files load.
-    from ansible_collections.appsnap.velero.plugins.filter.velero_hooks import FilterModule
+    from ansible_collections.appsnap.velero.plugins.plugin_utils.filters import all_filters
 
-    return FilterModule().filters()
+    return all_filters()
 
 
 def opdb_objects(password):

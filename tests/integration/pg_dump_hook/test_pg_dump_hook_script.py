@@ -22,7 +22,9 @@ import sys
 import time
 
 import pytest
-from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands, pg_dump, pg_replay
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres import dump as pg_dump
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres import replay as pg_replay
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import pg_state  # noqa: E402  pylint: disable=wrong-import-position

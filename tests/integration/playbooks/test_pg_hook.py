@@ -223,21 +223,21 @@ INSERT INTO notes SELECT i, repeat(md5(i::text || '{namespace}'), 3) FROM genera
 
 def in_pod(kubectl, namespace, pod, container, script):
     """Run ``script`` in the container as the collection's roles do: credentials from POSTGRES_* or their _FILE, in the pod."""
-    from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands
+    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
 
     argv = shlex.split(pg_commands.pg_shell(script))
     return kubectl.run("exec", pod, "-c", container, "--", *argv, namespace=namespace).stdout
 
 
 def seed_and_checksum(kubectl, namespace, pod, container, database):
-    from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands
+    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
 
     in_pod(kubectl, namespace, pod, container, pg_commands.pg_query(database, SEED_SQL.format(namespace=namespace)))
     return checksums(kubectl, namespace, pod, container, database)
 
 
 def checksums(kubectl, namespace, pod, container, database):
-    from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands
+    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
 
     return json.loads(in_pod(kubectl, namespace, pod, container, pg_commands.pg_query(database, "checksums")))
 

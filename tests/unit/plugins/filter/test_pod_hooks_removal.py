@@ -12,11 +12,11 @@ import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.filter.velero_hooks import FilterModule
+from ansible_collections.appsnap.velero.plugins.plugin_utils.filters import all_filters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-F = FilterModule().filters()
+F = all_filters()
 HOOKED = "appsnap.velero/hooked"
 PASSWORD_ENV = ["POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE"]
 

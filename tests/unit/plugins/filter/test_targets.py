@@ -8,9 +8,9 @@ __metaclass__ = type
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.filter.velero_hooks import FilterModule
+from ansible_collections.appsnap.velero.plugins.plugin_utils.filters import all_filters
 
-F = FilterModule().filters()
+F = all_filters()
 HOOK_CONTAINER = "pre.hook.backup.velero.io/container"
 
 
@@ -122,7 +122,7 @@ def test_one_namespace_keeps_the_old_label_and_several_get_one_label_each():
 
 def _matches(selector, labels):
     """A label selector of equalities, parsed as the backup_info module parses it, applied as the API server does."""
-    from ansible_collections.appsnap.velero.plugins.module_utils import velero_spec
+    from ansible_collections.appsnap.velero.plugins.module_utils.velero import spec as velero_spec
 
     wanted = velero_spec.label_selector(selector)["matchLabels"]
     return all(labels.get(key) == value for key, value in wanted.items())

@@ -11,9 +11,9 @@ import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.filter.velero_hooks import FilterModule
+from ansible_collections.appsnap.velero.plugins.plugin_utils.filters import all_filters
 
-F = FilterModule().filters()
+F = all_filters()
 PRE = {"command": ["/bin/true"], "timeout": "30s"}
 
 

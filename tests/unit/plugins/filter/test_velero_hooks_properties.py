@@ -9,11 +9,11 @@ __metaclass__ = type
 import copy
 import json
 
-from ansible_collections.appsnap.velero.plugins.filter.velero_hooks import FilterModule
+from ansible_collections.appsnap.velero.plugins.plugin_utils.filters import all_filters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-F = FilterModule().filters()
+F = all_filters()
 KINDS = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"]
 labels = st.from_regex(r"\A[a-z][a-z0-9-]{0,10}[a-z0-9]\Z")
 annotation_values = st.text(max_size=20)

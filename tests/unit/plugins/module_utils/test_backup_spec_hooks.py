@@ -12,12 +12,13 @@ import json
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
-from ansible_collections.appsnap.velero.plugins.filter.velero_hooks import FilterModule
-from ansible_collections.appsnap.velero.plugins.module_utils import pg_dump, velero_spec
-from ansible_collections.appsnap.velero.plugins.module_utils import spec_hooks as sh
+from ansible_collections.appsnap.velero.plugins.plugin_utils.filters import all_filters
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres import dump as pg_dump
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import spec as velero_spec
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import spec as sh
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, label_selector
 
-F = FilterModule().filters()
+F = all_filters()
 DUMP = pg_dump.pg_dump_hook("shop", path="/scratch/backup.sql", container="postgres", timeout="5m")
 
 
@@ -145,7 +146,7 @@ def test_module_hooks_errors_name_the_fix(hooks, expected):
 
 
 def test_backup_and_schedule_check_hooks_before_touching_the_cluster():
-    from ansible_collections.appsnap.velero.plugins.module_utils import velero_ops
+    from ansible_collections.appsnap.velero.plugins.module_utils.velero import runner as velero_ops
 
     class NoCluster(object):
         """Only the Schedule lookup comes before the spec is built; any write would fail loudly."""

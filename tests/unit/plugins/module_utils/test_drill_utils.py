@@ -11,9 +11,10 @@ import datetime
 
 import pytest
 import yaml
-from ansible_collections.appsnap.velero.plugins.module_utils import drill, velero_ops
+from ansible_collections.appsnap.velero.plugins.module_utils import drill
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import runner as velero_ops
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.client import VeleroError
 
 from test_velero_preflight import FakeClient
 

@@ -11,7 +11,8 @@ import json
 import re
 import shlex
 
-from ansible_collections.appsnap.velero.plugins.module_utils import pg_dump, pod_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres import dump as pg_dump
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import pod as pod_hooks
 
 PRE_COMMAND = "pre.hook.backup.velero.io/command"
 

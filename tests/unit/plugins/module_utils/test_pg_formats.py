@@ -15,7 +15,7 @@ import subprocess
 import time
 
 import pytest
-from ansible_collections.appsnap.velero.plugins.module_utils import pg_commands
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
 
 
 def bash(script, path_dirs, cwd):

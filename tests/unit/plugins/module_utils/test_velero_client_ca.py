@@ -14,13 +14,17 @@ __metaclass__ = type
 import base64
 
 import pytest
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_logs import VeleroLogs
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.client import VeleroClient
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.logs import VeleroLogs
 
 PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 class ObjectsClient(object):
     """A VeleroClient whose reads come from a dict of (kind, name) -> object."""
+
+    # The real client's lookup, over this client's list().
+    default_storage_location = VeleroClient.default_storage_location
 
     def __init__(self, objects):
         self.objects = objects

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import label_value
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.client import label_value
 
 # A backup of five namespaces made by the snapshot role on the lab (Velero 1.18.3), and the velero.io/backup-name
 # label Velero put on its PodVolumeBackups.

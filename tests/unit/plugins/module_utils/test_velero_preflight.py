@@ -9,16 +9,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
-from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks, velero_spec
-from ansible_collections.appsnap.velero.plugins.module_utils import velero_preflight as vp
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import pod as pod_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import spec as velero_spec
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import preflight as vp
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.client import VeleroClient, VeleroError
 
 
 class FakeClient(object):
     """A VeleroClient over a dict (kind, namespace, name) -> object; records the pod lists it was asked for."""
 
     namespace = "velero"
+    # The real client's lookup, over this client's list().
+    default_storage_location = VeleroClient.default_storage_location
 
     def __init__(self, objects=(), check_mode=False, forbid_pods=False):
         self.objects = {(o["kind"], o["metadata"].get("namespace", "velero"), o["metadata"]["name"]): o for o in objects}
@@ -309,7 +312,7 @@ def test_a_pod_list_denied_names_the_way_out():
 # --- spec hooks and resource policies (spec_hooks) ---------------------------------------------------------------
 
 def spec_with_hooks(on_error="Fail"):
-    from ansible_collections.appsnap.velero.plugins.module_utils import spec_hooks
+    from ansible_collections.appsnap.velero.plugins.module_utils.hooks import spec as spec_hooks
 
     hook = {"command": ["/bin/true"], "container": "postgres", "on_error": on_error}
     return {"includedNamespaces": ["app"], "hooks": spec_hooks.backup_spec_hooks(hook, "dump", "app", "app=db")}
@@ -330,7 +333,7 @@ def policy(name, text, extra=None):
 
 
 def test_a_resource_policy_must_exist_and_an_fs_backup_one_needs_the_node_agent():
-    from ansible_collections.appsnap.velero.plugins.module_utils import spec_hooks
+    from ansible_collections.appsnap.velero.plugins.module_utils.hooks import spec as spec_hooks
 
     spec = {"resourcePolicy": {"kind": "configmap", "name": "fsb"}}
     with pytest.raises(VeleroError, match="resource_policy 'fsb' names no ConfigMap in namespace velero.*fs_backup_policy"):

@@ -9,8 +9,9 @@ __metaclass__ = type
 import datetime
 
 import pytest
-from ansible_collections.appsnap.velero.plugins.module_utils import velero_logs, velero_waiter
-from ansible_collections.appsnap.velero.plugins.module_utils import velero_spec as vs
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import logs as velero_logs
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import waiter as velero_waiter
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import spec as vs
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)

@@ -17,8 +17,10 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks, spec_hooks, velero_spec
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import pod as pod_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import spec as spec_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import spec as velero_spec
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.client import VeleroError
 
 # The oldest Velero this collection supports, and why. Before 1.18.3 the restore finalizer waited for
 # post-restore exec hooks without a deadline: a hook that never ran (pod evicted, container never ready)
@@ -57,14 +59,6 @@ def version_problem(version):
         version, ".".join(str(p) for p in MIN_VELERO_VERSION), MIN_VELERO_REASON)
 
 
-def default_storage_location(client):
-    """The BackupStorageLocation marked default, else the one Velero names "default"."""
-    for bsl in client.list("BackupStorageLocation"):
-        if (bsl.get("spec") or {}).get("default"):
-            return bsl["metadata"]["name"]
-    return "default"
-
-
 class Preflight(object):
     """Fail fast, before any write, when Velero cannot do the work."""
 
@@ -78,7 +72,7 @@ class Preflight(object):
         client = self.client
         for kind in ("Backup", "Restore", "BackupStorageLocation"):
             client.resource(kind)
-        name = storage_location or default_storage_location(client)
+        name = storage_location or client.default_storage_location()
         bsl = client.get("BackupStorageLocation", name)
         if bsl is None:
             raise VeleroError(

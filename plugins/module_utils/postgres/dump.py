@@ -17,7 +17,7 @@ __metaclass__ = type
 import binascii
 import shlex
 
-from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import (
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres.commands import (
     ALL_DATABASES_WHERE,
     IDEMPOTENT_ROLES_SED,
     MAINTENANCE_DATABASE,
@@ -35,7 +35,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import 
     pg_dump_format,
     stale_siblings_script,
 )
-from ansible_collections.appsnap.velero.plugins.module_utils.pg_manifest import dump_functions_script
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres.manifest import dump_functions_script
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, duration_seconds, validate_duration, validate_on_error
 
 

@@ -14,7 +14,7 @@ __metaclass__ = type
 
 import base64
 
-from ansible_collections.appsnap.velero.plugins.module_utils.pod_hooks import find_container, one_workload, pod_template
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks.pod import find_container, one_workload, pod_template
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, validate_dns1123_label
 
 

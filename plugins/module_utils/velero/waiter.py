@@ -10,8 +10,8 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import ApiException
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroError
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.k8s_shim import ApiException
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.client import VeleroError
 
 TERMINAL_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
 FAILED_PHASES = ("Failed", "FailedValidation")

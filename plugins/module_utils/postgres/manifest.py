@@ -29,7 +29,7 @@ __metaclass__ = type
 
 import shlex
 
-from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import EXIT_NO_MANIFEST, tables_json_sql
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres.commands import EXIT_NO_MANIFEST, tables_json_sql
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 # What the dump records: row counts (the default), counts and an md5 over each table's rows, or nothing.

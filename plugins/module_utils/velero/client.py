@@ -19,7 +19,7 @@ __metaclass__ = type
 import hashlib
 import json
 
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import (
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.k8s_shim import (
     ConflictError,
     CoreException,
     DynamicApiError,
@@ -144,6 +144,13 @@ class VeleroClient(object):
             return None
         except ForbiddenError as exc:
             raise self._forbidden(exc, "delete", kind)
+
+    def default_storage_location(self):
+        """The BackupStorageLocation marked default, else the one Velero names "default"."""
+        for bsl in self.list("BackupStorageLocation"):
+            if (bsl.get("spec") or {}).get("default"):
+                return bsl["metadata"]["name"]
+        return "default"
 
     def watch(self, kind, name, resource_version, timeout):
         """The raw event stream of one object (velero_waiter.watch_until resumes it and decides when to stop)."""

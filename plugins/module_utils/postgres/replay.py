@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import shlex
 
-from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import (
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres.commands import (
     EXIT_NO_DUMP,
     EXIT_NOT_EMPTY,
     EXIT_NOT_READY,
@@ -35,7 +35,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils.pg_commands import 
     readable_script,
     replay_command,
 )
-from ansible_collections.appsnap.velero.plugins.module_utils.pg_manifest import replay_functions_script
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres.manifest import replay_functions_script
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, validate_duration, validate_on_error
 
 

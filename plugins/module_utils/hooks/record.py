@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.appsnap.velero.plugins.module_utils.pod_hooks import (
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks.pod import (
     BACKUP_VOLUMES_ANNOTATION,
     BACKUP_VOLUMES_EXCLUDES_ANNOTATION,
     POD_TEMPLATE_PATHS,

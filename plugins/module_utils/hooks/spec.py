@@ -40,8 +40,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.appsnap.velero.plugins.module_utils import pod_hooks, validation, velero_spec
-from ansible_collections.appsnap.velero.plugins.module_utils.pod_hooks import normalize_backup_hook
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import pod as pod_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils import validation
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import spec as velero_spec
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks.pod import normalize_backup_hook
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, check_keys, validate_dns1123_label
 
 PHASES = ("pre", "post")

@@ -14,7 +14,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.appsnap.velero.plugins.module_utils.k8s_shim import AUTH_ARG_SPEC
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.k8s_shim import AUTH_ARG_SPEC
 
 # Every module's own options (doc fragment appsnap.velero.velero).
 VELERO_COMMON_ARG_SPEC = {

@@ -15,8 +15,7 @@ import re
 import tempfile
 import uuid
 
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroError
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_preflight import default_storage_location
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.client import VeleroError
 
 _LOG_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 
@@ -119,7 +118,7 @@ class VeleroLogs(object):
             restore = client.get("Restore", name) or {}
             backup_name = (restore.get("spec") or {}).get("backupName")
         backup = client.get("Backup", backup_name) if backup_name else None
-        location_name = ((backup or {}).get("spec") or {}).get("storageLocation") or default_storage_location(client)
+        location_name = ((backup or {}).get("spec") or {}).get("storageLocation") or client.default_storage_location()
         location = client.get("BackupStorageLocation", location_name) if location_name else None
         spec = (location or {}).get("spec") or {}
         ca_cert = (spec.get("objectStorage") or {}).get("caCert")

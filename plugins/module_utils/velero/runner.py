@@ -11,10 +11,14 @@ __metaclass__ = type
 import copy
 import time
 
-from ansible_collections.appsnap.velero.plugins.module_utils import drill, spec_hooks, velero_preflight, velero_spec, velero_waiter
+from ansible_collections.appsnap.velero.plugins.module_utils import drill
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks import spec as spec_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import preflight as velero_preflight
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import spec as velero_spec
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import waiter as velero_waiter
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_client import VeleroClient, VeleroError, label_value
-from ansible_collections.appsnap.velero.plugins.module_utils.velero_logs import VeleroLogs
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.client import VeleroClient, VeleroError, label_value
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.logs import VeleroLogs
 
 # Velero's logs are named after the kind they belong to.
 LOG_KIND = {"Backup": "BackupLog", "Restore": "RestoreLog"}
@@ -201,7 +205,7 @@ def backup_verify(velero, params):
             wanted = params["name"] or "a Completed backup of %s" % (params["schedule"] or params["label_selector"])
             raise VeleroError("Verification failed: %s does not exist." % wanted, problems=["%s does not exist" % wanted])
         details = backup_details(velero, backup)
-        location_name = (backup.get("spec") or {}).get("storageLocation") or velero_preflight.default_storage_location(velero.client)
+        location_name = (backup.get("spec") or {}).get("storageLocation") or velero.client.default_storage_location()
         location = velero.client.get("BackupStorageLocation", location_name)
         problems = velero_spec.check_expectations(backup, details["volumes"], location, params)
         if drilled and drill.verified_at(backup) is None:
