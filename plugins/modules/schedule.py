@@ -81,7 +81,12 @@ result:
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils.velero import runner as velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.velero.argspecs import argspec, BACKUP_PREFLIGHT_ARG_SPEC, BACKUP_TEMPLATE_ARG_SPEC, SELECTION_ARG_SPEC
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.argspecs import (
+    argspec,
+    BACKUP_PREFLIGHT_ARG_SPEC,
+    BACKUP_TEMPLATE_ARG_SPEC,
+    SELECTION_ARG_SPEC,
+)
 from ansible_collections.appsnap.velero.plugins.module_utils.velero.k8s_shim import new_module
 
 

@@ -16,12 +16,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import hashlib
 import json
 
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import connection
 from ansible_collections.appsnap.velero.plugins.module_utils.velero.k8s_shim import (
     ConflictError,
-    CoreException,
     DynamicApiError,
     ForbiddenError,
     NotFoundError,
@@ -76,17 +77,32 @@ class VeleroClient(object):
         self.module = module
         self.namespace = module.params["velero_namespace"]
         self.check_mode = module.check_mode
-        try:
+        missing = connection.kubeconfig_problem(module.params)
+        if missing:
+            raise VeleroError(missing)
+        with self._connection():
             self.api = api_client(module)
-        except CoreException as exc:
-            raise VeleroError("Could not connect to Kubernetes: %s. Set kubeconfig/context or host/api_key (or K8S_AUTH_*)." % exc)
         self._resources = {}
+
+    @contextlib.contextmanager
+    def _connection(self):
+        """Connection failures (kubeconfig, network, TLS, credentials) as one VeleroError that names the fix."""
+        try:
+            yield
+        except VeleroError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # the client fails in many shapes
+            message = connection.explain(exc, self.module.params)
+            if message is None:
+                raise
+            raise VeleroError(message)
 
     def resource(self, kind, api_version=API_VERSION):
         key = (kind, api_version)
         if key not in self._resources:
             try:
-                self._resources[key] = self.api.resource(kind, api_version)
+                with self._connection():
+                    self._resources[key] = self.api.resource(kind, api_version)
             except ResourceNotFoundError:
                 if api_version == API_VERSION:
                     raise VeleroError(
