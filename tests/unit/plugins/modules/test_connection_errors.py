@@ -124,3 +124,24 @@ def tls_server(tmp_path):
 def test_a_certificate_that_does_not_verify(tmp_path, tls_server):
     result, output = run_backup_info(tmp_path, "kubeconfig=%s" % kubeconfig(tmp_path, "https://127.0.0.1:%d" % tls_server))
     assert_one_clean_line(result, output, "TLS with the API server of the current context failed (", "ca_cert")
+
+
+def test_module_defaults_of_the_group_reach_these_modules_and_kubernetes_core(tmp_path):
+    """group/appsnap.velero.velero sets the connection once, for kubernetes.core.k8s_info too (extend_group)."""
+    missing = tmp_path / "group-kubeconfig"
+    playbook = tmp_path / "group.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "module_defaults": {"group/appsnap.velero.velero": {"kubeconfig": str(missing)}},
+        "tasks": [
+            {"name": "ours", "appsnap.velero.backup_info": {"name": "x"}, "ignore_errors": True},
+            {"name": "theirs", "kubernetes.core.k8s_info": {"kind": "Pod"}, "ignore_errors": True},
+        ],
+    }]))
+    environ = dict((k, v) for k, v in os.environ.items() if k not in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"))
+    environ.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", HOME=str(tmp_path))
+    proc = subprocess.run(["ansible-playbook", str(playbook)], env=environ, capture_output=True, text=True, timeout=120, check=False)
+    ours, theirs = [task["hosts"]["localhost"] for task in json.loads(proc.stdout)["plays"][0]["tasks"]]
+    # Without the group default both would look for ~/.kube/config (absent under this HOME) instead.
+    assert ours["msg"].startswith("The kubeconfig given does not exist."), ours["msg"]
+    assert str(missing) in theirs["msg"], theirs["msg"]
