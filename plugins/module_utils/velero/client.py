@@ -97,6 +97,11 @@ class VeleroClient(object):
                 raise
             raise VeleroError(message)
 
+    def _api(self, verb, *args, **kwargs):
+        """One call of the dynamic client; a connection failure (401, TLS, refused) becomes one line."""
+        with self._connection():
+            return getattr(self.api, verb)(*args, **kwargs)
+
     def resource(self, kind, api_version=API_VERSION):
         key = (kind, api_version)
         if key not in self._resources:
@@ -116,7 +121,7 @@ class VeleroClient(object):
         """One object, or None when it does not exist; core kinds too, given their api_version (v1, apps/v1)."""
         namespace = namespace or self.namespace
         try:
-            return _plain(self.api.get(self.resource(kind, api_version), name=name, namespace=namespace))
+            return _plain(self._api("get", self.resource(kind, api_version), name=name, namespace=namespace))
         except NotFoundError:
             return None
         except ForbiddenError as exc:
@@ -126,7 +131,7 @@ class VeleroClient(object):
         """The objects of one namespace (Velero's by default), or of every namespace with ``all_namespaces``."""
         namespace = None if all_namespaces else namespace or self.namespace
         try:
-            items = self.api.get(self.resource(kind, api_version), namespace=namespace, label_selector=label_selector)
+            items = self._api("get", self.resource(kind, api_version), namespace=namespace, label_selector=label_selector)
         except ForbiddenError as exc:
             raise self._forbidden(exc, "list", kind, namespace, api_version)
         return [_plain(item) for item in (_plain(items).get("items") or [])]
@@ -135,7 +140,7 @@ class VeleroClient(object):
         definition.setdefault("apiVersion", API_VERSION)
         definition["metadata"].setdefault("namespace", self.namespace)
         try:
-            return _plain(self.api.create(self.resource(definition["kind"]), definition, namespace=definition["metadata"]["namespace"]))
+            return _plain(self._api("create", self.resource(definition["kind"]), definition, namespace=definition["metadata"]["namespace"]))
         except ForbiddenError as exc:
             raise self._forbidden(exc, "create", definition["kind"])
         except ConflictError:
@@ -146,7 +151,7 @@ class VeleroClient(object):
     def patch(self, kind, name, patch):
         try:
             return _plain(
-                self.api.patch(self.resource(kind), patch, name=name, namespace=self.namespace, content_type="application/merge-patch+json")
+                self._api("patch", self.resource(kind), patch, name=name, namespace=self.namespace, content_type="application/merge-patch+json")
             )
         except ForbiddenError as exc:
             raise self._forbidden(exc, "patch", kind)
@@ -155,7 +160,7 @@ class VeleroClient(object):
 
     def delete(self, kind, name):
         try:
-            return _plain(self.api.delete(self.resource(kind), name=name, namespace=self.namespace))
+            return _plain(self._api("delete", self.resource(kind), name=name, namespace=self.namespace))
         except NotFoundError:
             return None
         except ForbiddenError as exc:
