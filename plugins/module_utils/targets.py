@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.appsnap.velero.plugins.module_utils.hooks.pod import BACKUP_HOOK_PREFIXES
+from ansible_collections.appsnap.velero.plugins.module_utils.hooks.pod import BACKUP_HOOK_PREFIXES, BACKUP_VOLUMES_ANNOTATION, live_fs_backup_volumes
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, validate_dns1123_label
 
 # The workload kinds whose pods are found through spec.selector.
@@ -108,7 +108,34 @@ def _container_of(pod, container):
     return container
 
 
-def pod_targets(pods, namespaces=None, container=None, what="pods"):
+def _dump_volume(pod, container, volume):
+    """The volume that holds the dump in ``container``, and where it is mounted: ``volume`` or the pod's own opt-in."""
+    metadata = pod.get("metadata") or {}
+    where = "container %r of pod %s/%s" % (container, metadata.get("namespace"), metadata.get("name"))
+    spec = next(c for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict) and c.get("name") == container)
+    mounts = dict((m.get("name"), m.get("mountPath")) for m in spec.get("volumeMounts") or [] if isinstance(m, dict))
+    if volume:
+        if volume not in mounts:
+            raise InputError(
+                "Volume %r is not mounted in %s; its mounts are %s. Name the volume that holds the dump."
+                % (volume, where, ", ".join("%r at %s" % (n, p) for n, p in sorted(mounts.items())) or "none")
+            )
+        return volume, mounts[volume]
+    opted = live_fs_backup_volumes(pod)
+    candidates = [name for name in opted if name in mounts]
+    if len(candidates) != 1:
+        found = "none of them is mounted there" if opted else "the pod has no %s annotation" % BACKUP_VOLUMES_ANNOTATION
+        if len(candidates) > 1:
+            found = "%s are all mounted there" % ", ".join(repr(n) for n in candidates)
+        raise InputError(
+            "Which volume holds the dump in %s? It is the one volume of its %s annotation (%s) that the container mounts, "
+            "but %s. Hook the workload (appsnap.velero.hook), or name the volume."
+            % (where, BACKUP_VOLUMES_ANNOTATION, ",".join(opted) or "unset", found)
+        )
+    return candidates[0], mounts[candidates[0]]
+
+
+def pod_targets(pods, namespaces=None, container=None, what="pods", volume=None):
     """One target per running pod, ``{"namespace", "pod", "container"}``, in the order of ``namespaces``, then by pod name.
 
     ``pods`` are Pods as kubernetes.core.k8s_info returns them, from one or more namespaces. A pod that is
@@ -117,6 +144,12 @@ def pod_targets(pods, namespaces=None, container=None, what="pods"):
     pg_hook role writes), else the pod's first container, where Velero runs a hook that names none; a container the
     pod does not have raises InputError. When ``namespaces`` is given, each of them must hold a running pod;
     ``what`` (such as "StatefulSet shop-db") names what was looked for in the error.
+
+    With ``volume`` (a string), each target also has ``volume`` and ``mount_path``: the volume that holds the dump and
+    where the container mounts it. An empty string means the pod says: the one volume of its
+    ``backup.velero.io/backup-volumes`` annotation (which the pg_hook role and the backup_volume filter write) mounted
+    in the container; none, or several, raises InputError asking for the name. A named volume must be mounted in the
+    container.
     """
     if not isinstance(pods, (list, tuple)) or not all(isinstance(p, dict) for p in pods):
         raise InputError("pods must be a list of Pods as read from the API, got %r." % (pods,))
@@ -129,7 +162,10 @@ def pod_targets(pods, namespaces=None, container=None, what="pods"):
         state = _pod_state(pod)
         entry = {"namespace": metadata.get("namespace") or "", "pod": metadata.get("name") or ""}
         if state == "Running":
-            running.append(dict(entry, container=_container_of(pod, container)))
+            entry["container"] = _container_of(pod, container)
+            if volume is not None:
+                entry["volume"], entry["mount_path"] = _dump_volume(pod, entry["container"], volume)
+            running.append(entry)
         else:
             others.append("%s/%s (%s)" % (entry["namespace"], entry["pod"], state))
     lacking = [n for n in order if not any(t["namespace"] == n for t in running)]

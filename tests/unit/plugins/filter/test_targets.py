@@ -139,3 +139,42 @@ def _matches(selector, labels):
 ])
 def test_the_selector_finds_the_backups_the_labels_mark(backup, wanted, found):
     assert _matches(F["namespace_selector"](wanted), F["namespace_labels"](backup)) is found
+
+
+def hooked_pod(opted="appsnap-backup", mounts=(("data", "/var/lib/postgresql/data"), ("appsnap-backup", "/backup"))):
+    """A pod whose postgres container mounts ``mounts`` and which opts ``opted`` into file-system backup."""
+    obj = pod("shop-db-0", containers=("metrics", "postgres"), hook_container="postgres")
+    obj["spec"]["containers"][1]["volumeMounts"] = [{"name": n, "mountPath": p} for n, p in mounts]
+    obj["spec"]["containers"][0]["volumeMounts"] = [{"name": "scratch", "mountPath": "/scratch"}]
+    if opted is not None:
+        obj["metadata"]["annotations"]["backup.velero.io/backup-volumes"] = opted
+    return obj
+
+
+def test_the_dump_volume_is_the_one_the_pod_opts_in_and_the_container_mounts():
+    # The pg_hook role's volume and the postgres role's are named differently; the pod says which it is.
+    assert F["pod_targets"]([hooked_pod()], volume="") == [
+        {"namespace": "shop", "pod": "shop-db-0", "container": "postgres", "volume": "appsnap-backup", "mount_path": "/backup"}]
+    # Another container's opted-in volume is not the dump's.
+    assert F["pod_targets"]([hooked_pod(opted="scratch,appsnap-backup")], volume="")[0]["volume"] == "appsnap-backup"
+    # Without the option, targets are as before.
+    assert "volume" not in F["pod_targets"]([hooked_pod()])[0]
+
+
+def test_a_named_dump_volume_must_be_mounted_in_the_container():
+    # Spec hooks opt nothing in: the volume is named, and it need not be in the annotation.
+    assert F["pod_targets"]([hooked_pod(opted=None)], volume="data")[0]["mount_path"] == "/var/lib/postgresql/data"
+    with pytest.raises(AnsibleFilterError, match="Volume 'scratch' is not mounted in container 'postgres' of pod shop/shop-db-0; "
+                                                 "its mounts are 'appsnap-backup' at /backup, 'data' at /var/lib/postgresql/data"):
+        F["pod_targets"]([hooked_pod()], volume="scratch")
+
+
+@pytest.mark.parametrize("opted, fragment", [
+    (None, "the pod has no backup.velero.io/backup-volumes annotation"),
+    ("scratch", "none of them is mounted there"),
+    ("data,appsnap-backup", "'data', 'appsnap-backup' are all mounted there"),
+])
+def test_a_dump_volume_the_pod_does_not_make_clear_asks_for_its_name(opted, fragment):
+    with pytest.raises(AnsibleFilterError, match="Which volume holds the dump in container 'postgres' of pod shop/shop-db-0") as err:
+        F["pod_targets"]([hooked_pod(opted=opted)], volume="")
+    assert fragment in str(err.value) and "or name the volume" in str(err.value)
