@@ -130,7 +130,7 @@ def hook_and_back_up(run_playbook, kubectl, namespace, kind, name, database, ext
     pod = running_pod(kubectl, namespace, name)["metadata"]["name"]
     rc, tasks, _out = run_playbook("appsnap.velero.backup", {
         "snapshot_namespace": namespace, "snapshot_pod": pod, "snapshot_container": "postgres",
-        "snapshot_backup_volume": "appsnap-backup", "snapshot_backup_name": namespace + "-" + kind.lower(),
+        "snapshot_backup_name": namespace + "-" + kind.lower(),
     })
     assert rc == 0, describe_failure(tasks)
     result = last_result(tasks, "Report the backup")["ansible_facts"]["snapshot_result"]
@@ -257,7 +257,7 @@ def round_trip(run_playbook, kubectl, namespaces, kind, name, database, restore_
 
     rc, tasks, _out = run_playbook("appsnap.velero.backup", dict(
         dict(("snapshot_" + k, v) for k, v in workload.items()),
-        snapshot_namespaces=namespaces, snapshot_backup_volume="appsnap-backup", snapshot_backup_name="-".join(namespaces)))
+        snapshot_namespaces=namespaces, snapshot_backup_name="-".join(namespaces)))
     assert rc == 0, describe_failure(tasks)
     backup = last_result(tasks, "Report the backup")["ansible_facts"]["snapshot_result"]
     assert [(p["namespace"], p["pod"], p["container"]) for p in backup["pods"]] == [(ns, pods[ns], "postgres") for ns in namespaces]
