@@ -77,6 +77,13 @@ result:
   returned: always
   type: dict
   sample: {"kind": "Backup", "metadata": {"name": "db-1"}, "status": {"phase": "Completed"}}
+backup_name:
+  description:
+    - The Backup's name (the one Velero generated when O(name) is unset), the key every module of this collection that creates or
+      reads a backup returns it under.
+  returned: always
+  type: str
+  sample: appsnap-backup-x7k2p
 phase:
   description: The Backup's phase, V(Absent) or V(Deleted) with O(state=absent).
   returned: always

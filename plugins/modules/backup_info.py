@@ -63,6 +63,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+backup_name:
+  description: The name of the first of RV(backups) (the newest), or V(null) when none was found.
+  returned: always
+  type: str
+  sample: db-20261126
 backups:
   description: The Backups found, newest first.
   returned: always
@@ -71,6 +76,9 @@ backups:
   contains:
     name:
       description: The Backup's name.
+      type: str
+    backup_name:
+      description: The Backup's name again, under the key the other modules return it.
       type: str
     result:
       description: The Backup object.

@@ -122,6 +122,10 @@ name:
   description: The Backup that was checked.
   returned: when a backup was found
   type: str
+backup_name:
+  description: The Backup that was checked, under the key every module of this collection returns it.
+  returned: when a backup was found
+  type: str
 phase:
   description: Its phase.
   returned: when a backup was found

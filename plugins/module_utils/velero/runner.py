@@ -141,7 +141,7 @@ def backup_absent(velero, params):
     name = params["name"]
     backup = velero.client.get("Backup", name)
     if backup is None:
-        return {"changed": False, "result": None, "phase": "Absent", "duration": _since(started)}
+        return {"changed": False, "result": None, "backup_name": name, "phase": "Absent", "duration": _since(started)}
     request = velero.client.create(
         {
             "kind": "DeleteBackupRequest",
@@ -150,7 +150,7 @@ def backup_absent(velero, params):
         }
     )
     if velero.client.check_mode or not params["wait"]:
-        return {"changed": True, "result": backup, "phase": "Deleting", "duration": _since(started), "delete_request": request}
+        return {"changed": True, "result": backup, "backup_name": name, "phase": "Deleting", "duration": _since(started), "delete_request": request}
     if not velero.waiter.wait_deleted("Backup", name, params["wait_timeout"]):
         status = (velero.client.get("DeleteBackupRequest", request["metadata"]["name"]) or {}).get("status") or {}
         errors = "; ".join(status.get("errors") or []) or "no errors yet"
@@ -159,7 +159,7 @@ def backup_absent(velero, params):
             % (name, params["wait_timeout"], request["metadata"]["name"], status.get("phase") or "New", errors),
             result=backup,
         )
-    return {"changed": True, "result": backup, "phase": "Deleted", "duration": _since(started)}
+    return {"changed": True, "result": backup, "backup_name": name, "phase": "Deleted", "duration": _since(started)}
 
 
 def find_backups(velero, name=None, label_selector=None, schedule=None):
@@ -190,7 +190,8 @@ def backup_info(velero, params):
     backups.sort(key=lambda b: (b.get("metadata") or {}).get("creationTimestamp") or "", reverse=True)
     # Fetching a log creates a DownloadRequest, so check mode goes without.
     with_logs = params["logs"] and not velero.client.check_mode
-    return {"changed": False, "backups": [backup_details(velero, b, logs=with_logs) for b in backups]}
+    found = [backup_details(velero, b, logs=with_logs) for b in backups]
+    return {"changed": False, "backups": found, "backup_name": found[0]["name"] if found else None}
 
 
 def backup_verify(velero, params):

@@ -210,11 +210,20 @@ def volume_entries(items):
     return sorted(entries, key=lambda e: (e["pod_namespace"] or "", e["pod"] or "", e["volume"] or ""))
 
 
+def backup_name_of(obj):
+    """The backup a Backup or Restore is about: a Backup's own name, a Restore's ``spec.backupName``."""
+    obj = obj or {}
+    if obj.get("kind") == "Restore":
+        return (obj.get("spec") or {}).get("backupName")
+    return (obj.get("metadata") or {}).get("name")
+
+
 def summarize(obj, volume_items=None):
-    """The summary fields every backup/restore module returns next to ``result``."""
+    """The summary fields every backup/restore module returns next to ``result``, ``backup_name`` the same key in all."""
     status = (obj or {}).get("status") or {}
     hook_status = status.get("hookStatus") or {}
     return {
+        "backup_name": backup_name_of(obj),
         "phase": status.get("phase") or "New",
         "hooks_attempted": int(hook_status.get("hooksAttempted") or 0),
         "hooks_failed": int(hook_status.get("hooksFailed") or 0),

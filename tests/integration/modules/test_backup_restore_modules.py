@@ -34,6 +34,7 @@ def test_backup_runs_pg_dump_hook_and_captures_dump_volume(run_module, pg_namesp
     dump = [v for v in result["volumes"] if v["volume"] == "postgresql-backup"]
     assert len(dump) == 1 and dump[0]["phase"] == "Completed" and dump[0]["bytes"] > 0 and dump[0]["snapshot_id"]
     assert result["duration"] > 0
+    assert result["backup_name"] == name
     # The volume holds what the hook wrote: the database's dump, the server's globals and the dump's manifest beside it.
     sizes = kubectl.run("exec", "postgresql-0", "--", "stat", "-c", "%s", "/backup/backup.sql", "/backup/globals.sql", "/backup/backup.manifest.json",
                         namespace=pg_namespace).stdout.split()
@@ -50,11 +51,12 @@ def test_backup_rerun_is_idempotent(run_module, pg_namespace):
 def test_backup_info_by_name_latest_and_logs(run_module):
     by_name = run_module("backup_info", {"name": STATE["backup"], "logs": True})
     assert [b["name"] for b in by_name["backups"]] == [STATE["backup"]]
+    assert by_name["backup_name"] == STATE["backup"] == by_name["backups"][0]["backup_name"]
     entry = by_name["backups"][0]
     assert entry["hooks_attempted"] >= 1 and any(v["volume"] == "postgresql-backup" for v in entry["volumes"])
     assert "level=info" in entry["log"] and STATE["backup"] in entry["log"]
     missing = run_module("backup_info", {"name": "no-such-backup-" + uuid.uuid4().hex[:6]})
-    assert missing.get("failed") is not True and missing["backups"] == []
+    assert missing.get("failed") is not True and missing["backups"] == [] and missing["backup_name"] is None
     latest = run_module("backup_info", {"label_selector": "velero.io/storage-location=default", "latest": True})
     assert len(latest["backups"]) == 1 and latest["backups"][0]["phase"] == "Completed"
 
@@ -63,10 +65,10 @@ def test_backup_verify_passes_and_lists_every_unmet_expectation(run_module):
     good = run_module("backup_verify", {"name": STATE["backup"], "min_hooks_attempted": 1, "max_age": "1h",
                                         "volumes": [{"name": "postgresql-backup", "min_bytes": 1}]})
     assert good.get("failed") is not True, good.get("msg")
-    assert good["verified"] is True and good["problems"] == []
+    assert good["verified"] is True and good["problems"] == [] and good["backup_name"] == STATE["backup"]
     bad = run_module("backup_verify", {"name": STATE["backup"], "min_hooks_attempted": 5, "max_age": "1ms",
                                        "volumes": [{"name": "postgresql-backup", "min_bytes": 10 ** 12}, {"name": "not-there"}]})
-    assert bad["failed"] is True and bad["verified"] is False
+    assert bad["failed"] is True and bad["verified"] is False and bad["backup_name"] == STATE["backup"]
     assert len(bad["problems"]) == 4, bad["problems"]
     assert "expected at least 5" in bad["msg"] and "not-there was not backed up" in bad["msg"] and "older than max_age" in bad["msg"]
 

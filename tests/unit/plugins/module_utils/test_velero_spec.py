@@ -82,10 +82,16 @@ def backup(phase="Completed", attempted=1, failed=0, errors=0, completed="2026-1
 def test_summarize_defaults_missing_counts_to_zero():
     summary = vs.summarize({"status": {"phase": "Completed"}}, [PVB])
     assert summary == {
-        "phase": "Completed", "hooks_attempted": 0, "hooks_failed": 0, "warning_count": 0, "error_count": 0,
+        "backup_name": None, "phase": "Completed", "hooks_attempted": 0, "hooks_failed": 0, "warning_count": 0, "error_count": 0,
         "volumes": [{"name": "b1-abc", "pod": "pg-0", "pod_namespace": "db", "volume": "postgresql-backup", "phase": "Completed",
                      "bytes": 911, "total_bytes": 911, "snapshot_id": "k123", "message": ""}],
     }
+
+
+def test_backup_name_is_the_backups_own_or_the_one_a_restore_restores():
+    assert vs.summarize(backup())["backup_name"] == "b1"
+    assert vs.summarize({"kind": "Backup", "metadata": {"name": "db-1"}})["backup_name"] == "db-1"
+    assert vs.summarize({"kind": "Restore", "metadata": {"name": "db-1-r"}, "spec": {"backupName": "db-1"}})["backup_name"] == "db-1"
 
 
 def test_failure_reason():
