@@ -94,9 +94,13 @@ result:
   returned: always
   type: dict
 backup_name:
-  description: The Backup that was restored.
+  description: The Backup that was restored - O(backup_name), or the newest one O(schedule_name) or O(backup_label_selector) selected.
   returned: success
   type: str
+backup:
+  description: That Backup object, as read before the restore (its C(status) has the backup's start and completion times).
+  returned: success
+  type: dict
 phase:
   description: The Restore's phase.
   returned: always

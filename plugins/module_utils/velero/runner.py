@@ -263,7 +263,8 @@ def restore_present(velero, params):
             else:
                 wanted = "label selector %s" % params.get("backup_label_selector")
             raise VeleroError(
-                "No %sbackup matches %s; run one first or widen the selection." % ("" if params["allow_partial"] else "completed ", wanted)
+                "No %sbackup matches %s in namespace %s; run a backup first (ansible-playbook appsnap.velero.backup, or wait for the "
+                "schedule's first run), or name one with backup_name." % ("" if params["allow_partial"] else "completed ", wanted, velero.client.namespace)
             )
     phase = (source.get("status") or {}).get("phase")
     if phase != "Completed" and not (params["allow_partial"] and phase == "PartiallyFailed"):
@@ -275,6 +276,7 @@ def restore_present(velero, params):
     definition = {"kind": "Restore", "metadata": _metadata(params, "%s-" % source["metadata"]["name"][:200]), "spec": velero_spec.restore_spec(restore_params)}
     result = create_and_wait(velero, "Restore", definition, params, started)
     result["backup_name"] = source["metadata"]["name"]
+    result["backup"] = source
     return result
 
 
