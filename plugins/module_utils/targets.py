@@ -124,14 +124,13 @@ def _dump_volume(pod, container, volume):
     opted = live_fs_backup_volumes(pod)
     candidates = [name for name in opted if name in mounts]
     if len(candidates) != 1:
-        found = "none of them is mounted there" if opted else "the pod has no %s annotation" % BACKUP_VOLUMES_ANNOTATION
-        if len(candidates) > 1:
-            found = "%s are all mounted there" % ", ".join(repr(n) for n in candidates)
-        raise InputError(
-            "Which volume holds the dump in %s? It is the one volume of its %s annotation (%s) that the container mounts, "
-            "but %s. Hook the workload (appsnap.velero.hook), or name the volume."
-            % (where, BACKUP_VOLUMES_ANNOTATION, ",".join(opted) or "unset", found)
-        )
+        if not opted:
+            found = "the pod has no %s annotation to say so" % BACKUP_VOLUMES_ANNOTATION
+        elif candidates:
+            found = "its %s annotation names %s, all mounted there" % (BACKUP_VOLUMES_ANNOTATION, ", ".join(repr(n) for n in candidates))
+        else:
+            found = "its %s annotation names %s, none of them mounted there" % (BACKUP_VOLUMES_ANNOTATION, ", ".join(repr(n) for n in opted))
+        raise InputError("Which volume holds the dump in %s? %s. Hook the workload (appsnap.velero.hook), or name the volume." % (where, found[0].upper() + found[1:]))
     return candidates[0], mounts[candidates[0]]
 
 

@@ -170,9 +170,9 @@ def test_a_named_dump_volume_must_be_mounted_in_the_container():
 
 
 @pytest.mark.parametrize("opted, fragment", [
-    (None, "the pod has no backup.velero.io/backup-volumes annotation"),
-    ("scratch", "none of them is mounted there"),
-    ("data,appsnap-backup", "'data', 'appsnap-backup' are all mounted there"),
+    (None, "? The pod has no backup.velero.io/backup-volumes annotation to say so."),
+    ("scratch", "? Its backup.velero.io/backup-volumes annotation names 'scratch', none of them mounted there."),
+    ("data,appsnap-backup", "? Its backup.velero.io/backup-volumes annotation names 'data', 'appsnap-backup', all mounted there."),
 ])
 def test_a_dump_volume_the_pod_does_not_make_clear_asks_for_its_name(opted, fragment):
     with pytest.raises(AnsibleFilterError, match="Which volume holds the dump in container 'postgres' of pod shop/shop-db-0") as err:
