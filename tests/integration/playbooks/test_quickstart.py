@@ -51,13 +51,17 @@ def statefulset(name):
         "env": [{"name": "POSTGRES_USER", "value": "shop"}, {"name": "POSTGRES_DB", "value": "orders"},
                 {"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": name + "-auth", "key": "password"}}},
                 {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
-        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+        # A subPath: the lab's hostPath volumes are 0750 root, which the postgres user cannot enter.
+        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data/pgdata", "subPath": "pgdata"}],
         "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1"]}, "periodSeconds": 2},
     }
     return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name}, "spec": {
         "serviceName": name, "replicas": 1, "selector": {"matchLabels": {"app": name}},
         "template": {"metadata": {"labels": {"app": name}}, "spec": {
-            "terminationGracePeriodSeconds": 5, "containers": [container], "volumes": [{"name": "data", "emptyDir": {}}]}}}}
+            "terminationGracePeriodSeconds": 5, "containers": [container]}},
+        # The data on a claim, as in production: hooking rolls the pod out, and the data outlives it.
+        "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                  "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}
 
 
 def ready_pod(kubectl, namespace, name):
@@ -116,6 +120,9 @@ def test_the_readme_quick_start_backs_up_restores_and_replays_a_statefulset(kube
 
     rc, tasks, out = run(playbook, names, env)
     assert rc == 0, describe_failure(tasks) + out[-3000:]
+    # The hook rolled the pod out; the rows it dumped are the seeded ones.
+    pod = ready_pod(kubectl, namespace, name)
+    assert json.loads(checksums(kubectl, namespace, pod)) == before
     backup = last_result(tasks, "Report the backup")["ansible_facts"]["snapshot_result"]
     # The hook the role wrote ran, and its volume (appsnap-backup, named by no variable) is in the backup.
     assert int(backup["hooks_attempted"]) >= 1 and int(backup["bytes"]) > 0, backup
@@ -129,6 +136,10 @@ def test_the_readme_quick_start_backs_up_restores_and_replays_a_statefulset(kube
     assert rc == 0, describe_failure(tasks)
     assert last_result(tasks, "Report the restore")["ansible_facts"]["restore_result"]["backup_name"] == backup["name"]
     ready_pod(kubectl, namespace, name)
+    uid = kubectl.json("get", "pod", pod, namespace=namespace)["metadata"]["uid"]
     rc, tasks, _out = run_playbook("appsnap.velero.replay", readme_commands("appsnap.velero.replay", replaced))
     assert rc == 0, describe_failure(tasks)
-    assert json.loads(checksums(kubectl, namespace, pod)) == before
+    replayed = last_result(tasks, "Report the replay")["ansible_facts"]["pg_replay_result"]
+    assert int(replayed["rows"]) == 3250, replayed
+    assert kubectl.json("get", "pod", pod, namespace=namespace)["metadata"]["uid"] == uid
+    assert json.loads(checksums(kubectl, namespace, pod)) == before, replayed
