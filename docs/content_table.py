@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build README.md's included-content table from the collection's own docs.
 
 Modules: DOCUMENTATION's short_description (read with ast, never imported); filters:
@@ -59,7 +58,7 @@ def table():
 
 def render(readme):
     head, sep, rest = readme.partition(BEGIN)
-    _, sep2, tail = rest.partition(END)
+    _table, sep2, tail = rest.partition(END)
     if not (sep and sep2):
         raise SystemExit(f"README.md lacks the markers {BEGIN} / {END}")
     return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
