@@ -16,21 +16,38 @@ layout_collection
 export ANSIBLE_COLLECTIONS_PATH="$BUILD/collections:$DOCS_COLLECTIONS"
 export PATH="$DOCS_VENV/bin:$PATH"
 out="$BUILD/docs"
-
-log "antsibull-docs lint-collection-docs --plugin-docs"
-# semantic markup (O(), RV(), M(), ...) that names no existing option, return value or
-# plugin of this collection or of one it depends on, and rstcheck of the guides
-antsibull-docs lint-collection-docs --plugin-docs "$BUILD/collections/ansible_collections/appsnap/velero"
-
-log "antsibull-docs collection -> $out/rst"
 # A fresh tree each time: Sphinx reports the warnings of the pages it reads only, and an
 # incremental build would not read the unchanged ones again.
 rm -rf "$out"
 mkdir -p "$out"
+
+# Every page says where the collection comes from. It is on no Galaxy server (galaxy.yml
+# names no repository), so not antsibull-docs' default Galaxy page and `ansible-galaxy
+# collection install appsnap.velero`: the site's own index, and the tarball that
+# `ansible-galaxy collection build` makes (README.md, "Install it into your own project").
+version="$(sed -n 's/^version: *//p' galaxy.yml)"
+cat > "$out/antsibull-docs.cfg" <<CFG
+collection_url = {
+  appsnap.velero = "index.html"
+  * = "https://galaxy.ansible.com/ui/repo/published/{namespace}/{name}/"
+}
+collection_install = {
+  appsnap.velero = "ansible-galaxy collection install appsnap-velero-$version.tar.gz"
+  * = "ansible-galaxy collection install {namespace}.{name}"
+}
+CFG
+
+log "antsibull-docs lint-collection-docs --plugin-docs"
+# semantic markup (O(), RV(), M(), ...) that names no existing option, return value or
+# plugin of this collection or of one it depends on, and rstcheck of the guides
+antsibull-docs --config-file "$out/antsibull-docs.cfg" lint-collection-docs --plugin-docs \
+  "$BUILD/collections/ansible_collections/appsnap/velero"
+
+log "antsibull-docs collection -> $out/rst"
 # antsibull-docs writes only into a directory that no one else may write to
 mkdir -m 700 "$out/rst"
-antsibull-docs collection --use-current --squash-hierarchy --fail-on-error \
-  --dest-dir "$out/rst" appsnap.velero
+antsibull-docs --config-file "$out/antsibull-docs.cfg" collection --use-current --squash-hierarchy \
+  --fail-on-error --dest-dir "$out/rst" appsnap.velero
 # antsibull-docs renders a plugin without EXAMPLES without a word: each module and filter needs them
 # (a pattern that matched nothing stays as it is, and fails as a missing page)
 for page in "$out"/rst/*_module.rst "$out"/rst/*_filter.rst; do
