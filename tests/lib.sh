@@ -36,6 +36,40 @@ ensure_venv() {
   echo "$want" > "$stamp"
 }
 
+# The docs tools (docs/requirements.txt) in a venv of their own, and kubernetes.core
+# (whose doc fragments the modules use) at $DOCS_COLLECTIONS, taken from the wheel of
+# the ansible package tests/requirements.txt pins. That copy lives outside any Git work
+# tree: antsibull-docs lint-collection-docs copies a collection inside one with
+# `git ls-files`, which lists nothing of an ignored .venv.
+DOCS_VENV="$APPSNAP_CACHE/docs-venv"
+DOCS_COLLECTIONS="$DOCS_VENV/collections"
+ensure_docs_venv() {
+  local stamp="$DOCS_VENV/.requirements.sha256" want ansible_pin wheels
+  ansible_pin="$(grep -E '^ansible==' "$REPO_ROOT/tests/requirements.txt")"
+  want="$( (cat "$REPO_ROOT/docs/requirements.txt"; echo "$ansible_pin") | sha256sum | cut -d' ' -f1)"
+  if [ -x "$DOCS_VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  log "creating $DOCS_VENV with the pinned docs tools and kubernetes.core from $ansible_pin"
+  rm -rf "$DOCS_VENV"
+  python3 -m venv "$DOCS_VENV"
+  "$DOCS_VENV/bin/pip" install -q --upgrade pip
+  "$DOCS_VENV/bin/pip" install -q -r "$REPO_ROOT/docs/requirements.txt"
+  wheels="$(mktemp -d)"
+  "$DOCS_VENV/bin/pip" download -q --no-deps --only-binary :all: -d "$wheels" "$ansible_pin"
+  "$DOCS_VENV/bin/python" - "$wheels"/ansible-*.whl "$DOCS_COLLECTIONS" <<'EOF'
+import sys, zipfile
+prefix = "ansible_collections/kubernetes/core/"
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    members = [m for m in wheel.namelist() if m.startswith(prefix)]
+    if not members:
+        sys.exit(f"{sys.argv[1]} holds no {prefix}")
+    wheel.extractall(sys.argv[2], members)
+EOF
+  rm -rf "$wheels"
+  echo "$want" > "$stamp"
+}
+
 # The collection as Ansible finds it: build/collections/ansible_collections/appsnap/velero -> the checkout.
 layout_collection() {
   mkdir -p "$BUILD/collections/ansible_collections/appsnap"
