@@ -130,7 +130,9 @@ def _dump_volume(pod, container, volume):
             found = "its %s annotation names %s, all mounted there" % (BACKUP_VOLUMES_ANNOTATION, ", ".join(repr(n) for n in candidates))
         else:
             found = "its %s annotation names %s, none of them mounted there" % (BACKUP_VOLUMES_ANNOTATION, ", ".join(repr(n) for n in opted))
-        raise InputError("Which volume holds the dump in %s? %s. Hook the workload (appsnap.velero.hook), or name the volume." % (where, found[0].upper() + found[1:]))
+        raise InputError(
+            "Which volume holds the dump in %s? %s. Hook the workload (appsnap.velero.hook), or name the volume." % (where, found[0].upper() + found[1:])
+        )
     return candidates[0], mounts[candidates[0]]
 
 
