@@ -2,6 +2,7 @@
 import json
 import os
 import pathlib
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -161,3 +162,30 @@ def run_with_runner(playbook, extravars, envvars):
         return result.status, failures, result.stdout.read(), artifacts
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def running_pod(kubectl, namespace, name):
+    """The one pod of the workload once the old ones are gone (a Deployment's rollout leaves them terminating)."""
+    pods = []
+
+    def one_ready_pod():
+        pods[:] = kubectl.json("get", "pods", "-l", "app=" + name, namespace=namespace)["items"]
+        return len(pods) == 1 and all(c.get("ready") for c in pods[0].get("status", {}).get("containerStatuses") or [{}])
+
+    wait_until(one_ready_pod, 180, "one ready pod of " + name)
+    return pods[0]
+
+
+def in_pod(kubectl, namespace, pod, container, script):
+    """Run ``script`` in the container as the collection's roles do: credentials from POSTGRES_* or their _FILE, in the pod."""
+    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
+
+    argv = shlex.split(pg_commands.pg_shell(script))
+    return kubectl.run("exec", pod, "-c", container, "--", *argv, namespace=namespace).stdout
+
+
+def checksums(kubectl, namespace, pod, container, database):
+    """Every user table's rows and md5 (the collection's shared checksums query), as a dict."""
+    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
+
+    return json.loads(in_pod(kubectl, namespace, pod, container, pg_commands.pg_query(database, "checksums")))

@@ -9,11 +9,10 @@ restored and replayed, every table's checksum the same as before - a non-root St
 file, and a Deployment in two namespaces at once, with per-pod results.
 """
 import json
-import shlex
 import uuid
 
 import pytest
-from velero_lab import BUSYBOX, describe_failure, failed_task, last_result, new_namespace, wait_until
+from velero_lab import BUSYBOX, checksums, describe_failure, failed_task, in_pod, last_result, new_namespace, running_pod
 
 POSTGRES = "localhost/appsnap/postgres:15"
 HOOKED = "appsnap.velero/hooked"
@@ -65,18 +64,6 @@ def create(kubectl, namespace, *objects):
 def pod_template(kubectl, namespace, kind, name):
     obj = kubectl.json("get", kind.lower(), name, namespace=namespace)
     return obj["spec"]["template"], obj["metadata"]["generation"]
-
-
-def running_pod(kubectl, namespace, name):
-    """The one pod of the workload once the old ones are gone (a Deployment's rollout leaves them terminating)."""
-    pods = []
-
-    def one_ready_pod():
-        pods[:] = kubectl.json("get", "pods", "-l", "app=" + name, namespace=namespace)["items"]
-        return len(pods) == 1 and all(c.get("ready") for c in pods[0].get("status", {}).get("containerStatuses") or [{}])
-
-    wait_until(one_ready_pod, 180, "one ready pod of " + name)
-    return pods[0]
 
 
 @pytest.fixture
@@ -221,25 +208,11 @@ INSERT INTO notes SELECT i, repeat(md5(i::text || '{namespace}'), 3) FROM genera
 """
 
 
-def in_pod(kubectl, namespace, pod, container, script):
-    """Run ``script`` in the container as the collection's roles do: credentials from POSTGRES_* or their _FILE, in the pod."""
-    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
-
-    argv = shlex.split(pg_commands.pg_shell(script))
-    return kubectl.run("exec", pod, "-c", container, "--", *argv, namespace=namespace).stdout
-
-
 def seed_and_checksum(kubectl, namespace, pod, container, database):
     from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
 
     in_pod(kubectl, namespace, pod, container, pg_commands.pg_query(database, SEED_SQL.format(namespace=namespace)))
     return checksums(kubectl, namespace, pod, container, database)
-
-
-def checksums(kubectl, namespace, pod, container, database):
-    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
-
-    return json.loads(in_pod(kubectl, namespace, pod, container, pg_commands.pg_query(database, "checksums")))
 
 
 def hook(run_playbook, namespace, kind, name):

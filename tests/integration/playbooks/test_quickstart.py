@@ -10,11 +10,10 @@ import json
 import pathlib
 import re
 import shlex
-import subprocess
 import uuid
 
 import pytest
-from velero_lab import ansible_env, describe_failure, last_result, new_namespace, wait_until
+from velero_lab import checksums, describe_failure, in_pod, last_result, new_namespace, running_pod
 
 README = pathlib.Path(__file__).resolve().parents[3] / "README.md"
 POSTGRES = "localhost/appsnap/postgres:15"
@@ -64,22 +63,6 @@ def statefulset(name):
                                   "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}
 
 
-def ready_pod(kubectl, namespace, name):
-    def ready():
-        pods = kubectl.json("get", "pods", "-l", "app=" + name, namespace=namespace)["items"]
-        return len(pods) == 1 and all(c.get("ready") for c in pods[0].get("status", {}).get("containerStatuses") or [{}])
-
-    wait_until(ready, 180, "the ready pod of " + name)
-    return name + "-0"
-
-
-def checksums(kubectl, namespace, pod, sql="checksums"):
-    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
-
-    argv = shlex.split(pg_commands.pg_shell(pg_commands.pg_query("orders", sql)))
-    return kubectl.run("exec", pod, "-c", "postgres", "--", *argv, namespace=namespace).stdout
-
-
 @pytest.fixture
 def namespace(kubectl):
     name = new_namespace(kubectl, "quickstart")
@@ -87,42 +70,41 @@ def namespace(kubectl):
     kubectl.run("delete", "namespace", name, "--wait=false", check=False)
 
 
-def run(playbook_path, extra_vars, env, check=False):
-    argv = ["ansible-playbook", str(playbook_path), "-e", json.dumps(extra_vars)] + (["--check", "--diff"] if check else [])
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
-    try:
-        output = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("ansible-playbook produced no JSON (rc=%d)\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
-    tasks = [(t["task"]["name"], t["hosts"].get("localhost", {})) for play in output["plays"] for t in play["tasks"]]
-    return proc.returncode, tasks, proc.stdout + proc.stderr
+def ready_pod(kubectl, namespace, name):
+    return running_pod(kubectl, namespace, name)["metadata"]["name"]
+
+
+def table_sums(kubectl, namespace, pod):
+    return checksums(kubectl, namespace, pod, "postgres", "orders")
 
 
 def test_the_readme_quick_start_backs_up_restores_and_replays_a_statefulset(kubectl, run_playbook, namespace, tmp_path):
+    from ansible_collections.appsnap.velero.plugins.module_utils.postgres import commands as pg_commands
+
     name = "orders-db"
     kubectl.run("create", "secret", "generic", name + "-auth", "--from-literal=password=" + PASSWORD, namespace=namespace)
     kubectl.run("apply", "-f", "-", input=json.dumps(statefulset(name)), namespace=namespace)
     pod = ready_pod(kubectl, namespace, name)
-    checksums(kubectl, namespace, pod, SEED_SQL)
-    before = json.loads(checksums(kubectl, namespace, pod))
+    in_pod(kubectl, namespace, pod, "postgres", pg_commands.pg_query("orders", SEED_SQL))
+    before = table_sums(kubectl, namespace, pod)
     assert before["public.orders"]["rows"] == 3000 and before["public.notes"]["rows"] == 250, before
     template = kubectl.json("get", "statefulset", name, namespace=namespace)["spec"]["template"]
 
     playbook = tmp_path / "quickstart.yml"
     playbook.write_text(quickstart_playbook())
     # The connection comes from module_defaults alone: the environment's kubeconfig does not exist.
-    env = dict(ansible_env(kubectl.kubeconfig), K8S_AUTH_KUBECONFIG=str(tmp_path / "no-such-kubeconfig"))
+    env = {"K8S_AUTH_KUBECONFIG": str(tmp_path / "no-such-kubeconfig")}
     names = {"namespace": namespace, "statefulset": name, "kubeconfig": kubectl.kubeconfig}
 
-    rc, tasks, out = run(playbook, names, env, check=True)
+    rc, tasks, out = run_playbook(str(playbook), names, check=True, env=dict(env, ANSIBLE_DIFF_ALWAYS="1"))
     assert rc == 0, describe_failure(tasks) + out[-3000:]
     assert kubectl.json("get", "statefulset", name, namespace=namespace)["spec"]["template"] == template
 
-    rc, tasks, out = run(playbook, names, env)
+    rc, tasks, out = run_playbook(str(playbook), names, env=env)
     assert rc == 0, describe_failure(tasks) + out[-3000:]
     # The hook rolled the pod out; the rows it dumped are the seeded ones.
     pod = ready_pod(kubectl, namespace, name)
-    assert json.loads(checksums(kubectl, namespace, pod)) == before
+    assert table_sums(kubectl, namespace, pod) == before
     backup = last_result(tasks, "Report the backup")["ansible_facts"]["snapshot_result"]
     # The hook the role wrote ran, and its volume (appsnap-backup, named by no variable) is in the backup.
     assert int(backup["hooks_attempted"]) >= 1 and int(backup["bytes"]) > 0, backup
@@ -142,4 +124,4 @@ def test_the_readme_quick_start_backs_up_restores_and_replays_a_statefulset(kube
     replayed = last_result(tasks, "Report the replay")["ansible_facts"]["pg_replay_result"]
     assert int(replayed["rows"]) == 3250, replayed
     assert kubectl.json("get", "pod", pod, namespace=namespace)["metadata"]["uid"] == uid
-    assert json.loads(checksums(kubectl, namespace, pod)) == before, replayed
+    assert table_sums(kubectl, namespace, pod) == before, replayed
