@@ -33,8 +33,6 @@ def pg_hooked(
             "does not copy it. Put the dump path under the mount path." % (path, mount_path)
         )
     where = {"workload_name": workload_name, "workload_kind": workload_kind}
-    # A number from -e arrives as a string; pg_dump_hook checks the value itself.
-    jobs = int(jobs) if isinstance(jobs, str) and jobs.isdigit() else jobs
     dump = {"path": path, "format": format, "jobs": jobs, "container": container}
     hooked = pod_hooks.backup_volume(manifests, volume, mount_path, container=container, size_limit=size_limit or None, **where)
     pre = pg_dump.pg_dump_hook(databases, timeout=timeout, lock_wait_timeout=lock_wait_timeout, verify=verify, **dump)
