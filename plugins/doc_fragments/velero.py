@@ -127,6 +127,33 @@ options:
         backup's validation otherwise), and when its policy has an C(fs-backup) action the C(node-agent) must be ready
         (see O(preflight_pods)).
     type: str
+  include_cluster_resources:
+    description:
+      - Whether the backup holds cluster-scoped resources, sent as the Backup's C(includeClusterResources).
+      - Unset, Velero decides as C(velero backup create) does without C(--include-cluster-resources) - every
+        cluster-scoped resource when the backup covers all namespaces, otherwise only those that the namespaced items
+        it backs up refer to (the PersistentVolumes of their claims). V(false) leaves out every cluster-scoped
+        resource (then a restore into a new cluster lacks the PersistentVolumes); V(true) takes all of them, also
+        for a backup of one namespace.
+    type: bool
+  volume_snapshot_locations:
+    description:
+      - The VolumeSnapshotLocations in O(velero_namespace) whose provider takes the snapshots of persistent volumes,
+        at most one per provider. Unset, Velero uses the one location of each provider (or the server's default
+        for a provider that has several).
+      - Before the Backup or Schedule is created each must exist and no two may share a provider; Velero would fail
+        the backup's validation otherwise. The message lists the locations that exist.
+    type: list
+    elements: str
+  ordered_resources:
+    description:
+      - The order in which Velero backs up the objects of a resource, and so restores them, sent as the Backup's
+        C(orderedResources). The key is the plural, lower-case resource name without its group (V(pods),
+        V(persistentvolumeclaims), V(statefulsets)); Velero ignores any other key, so this fails on one. The value
+        lists the objects as C(namespace/name), or C(name) for a cluster-scoped resource, as a list or a
+        comma-separated string.
+      - Objects it does not list follow in Velero's usual order.
+    type: dict
 """
 
     BACKUP_PREFLIGHT = r"""

@@ -12,6 +12,8 @@ import uuid
 import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CACHE = pathlib.Path(os.environ.get("APPSNAP_CACHE", pathlib.Path.home() / ".cache" / "appsnap"))
 SEED = HERE / "lab" / "fixtures" / "postgres-deployment.yaml"
 BUSYBOX = "localhost/appsnap/busybox:1.35"
 
@@ -26,6 +28,19 @@ def ansible_env(kubeconfig):
         ANSIBLE_LOCALHOST_WARNING="false",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
     )
+
+
+def lab_versions():
+    """The versions lab/velero/versions.env pins (VELERO_VERSION, ...)."""
+    pairs = (line.split("=", 1) for line in (REPO / "lab" / "velero" / "versions.env").read_text().splitlines()
+             if "=" in line and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def find_velero():
+    """The velero CLI the lab built ($VELERO overrides), or None."""
+    path = os.environ.get("VELERO") or str(CACHE / "bin" / ("velero-" + lab_versions()["VELERO_VERSION"]) / "velero")
+    return path if os.access(path, os.X_OK) else None
 
 
 class ModuleRunner:

@@ -40,6 +40,9 @@ BACKUP_TEMPLATE_ARG_SPEC = {
     "default_volumes_to_fs_backup": {"type": "bool"},
     "snapshot_volumes": {"type": "bool"},
     "resource_policy": {"type": "str"},
+    "include_cluster_resources": {"type": "bool"},
+    "volume_snapshot_locations": {"type": "list", "elements": "str"},
+    "ordered_resources": {"type": "dict"},
 }
 
 # The checks of what a Backup covers, shared by backup and schedule (doc fragment appsnap.velero.velero.backup_preflight).

@@ -187,7 +187,9 @@ class WorkloadPreflight(object):
         self.warn = warn or (lambda message: None)
 
     def run(self, spec, read_pods=True, hooks=True):
-        """Check the pods a Backup spec covers (``hooks``: that hooked ones are ready) and the node-agent it needs."""
+        """Check the snapshot locations a Backup spec names, the pods it covers (``hooks``: that hooked ones are ready)
+        and the node-agent it needs."""
+        self.check_snapshot_locations(spec.get("volumeSnapshotLocations"))
         pods = self.pods_in_scope(spec) if read_pods else []
         if hooks:
             self.check_hooked_pods(pods, spec.get("hooks"))
@@ -273,6 +275,28 @@ class WorkloadPreflight(object):
                 "backup (excluded_namespaces, a label_selector it does not match, or remove its hook annotations or the "
                 "spec hook that selects it); preflight_pods: false skips this check." % ("; ".join(e for _m, e in fatal), first["namespace"], first["name"])
             )
+
+    def check_snapshot_locations(self, names):
+        """Velero fails a backup's validation when a named VolumeSnapshotLocation is missing, or two share a provider."""
+        by_provider = {}
+        for name in names or []:
+            location = self.client.get("VolumeSnapshotLocation", name)
+            if location is None:
+                known = sorted(o["metadata"]["name"] for o in self.client.list("VolumeSnapshotLocation"))
+                raise VeleroError(
+                    "volume_snapshot_locations names %r, but namespace %s has no such VolumeSnapshotLocation; Velero would "
+                    "fail the backup's validation. Create it (velero snapshot-location create) or name one of: %s."
+                    % (name, self.client.namespace, ", ".join(known) or "none")
+                )
+            named = by_provider.setdefault((location.get("spec") or {}).get("provider"), [])
+            if name not in named:
+                named.append(name)
+        for provider, named in sorted(by_provider.items(), key=lambda item: str(item[0])):
+            if len(named) > 1:
+                raise VeleroError(
+                    "volume_snapshot_locations names %s, all of provider %s; Velero takes one location per provider and "
+                    "would fail the backup's validation. Keep one of them." % (", ".join(named), provider)
+                )
 
     def check_node_agent(self, why):
         """File-system backup runs in the node-agent DaemonSet: it must exist and every one of its pods be ready."""

@@ -30,6 +30,9 @@ BACKUP_SPEC_FIELDS = (
     ("default_volumes_to_fs_backup", "defaultVolumesToFsBackup"),
     ("snapshot_volumes", "snapshotVolumes"),
     ("resource_policy", "resourcePolicy"),
+    ("include_cluster_resources", "includeClusterResources"),
+    ("volume_snapshot_locations", "volumeSnapshotLocations"),
+    ("ordered_resources", "orderedResources"),
     ("hooks", "hooks"),
 )
 
@@ -138,6 +141,34 @@ def covers_pods(included_resources=None, excluded_resources=None):
     return not names(excluded_resources) & set(_POD_RESOURCE_NAMES)
 
 
+# Velero matches an orderedResources key against the resource's plural name from discovery, without its group
+# ("deployments", not "Deployment" or "deployments.apps"); a key that matches nothing is silently ignored.
+_RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9]*$")
+# An object of an ordered resource: "namespace/name", or "name" for a cluster-scoped one.
+_ORDERED_OBJECT = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
+
+
+def ordered_resources(value):
+    """A Backup's orderedResources: resource name -> "ns/a,ns/b", from lists or comma-separated strings, checked."""
+    result = {}
+    for resource, objects in sorted((value or {}).items()):
+        if not isinstance(resource, str) or not _RESOURCE_NAME.match(resource):
+            raise InputError(
+                "ordered_resources key %r is not a resource name: Velero compares the keys with the plural, lower-case "
+                "resource name without its group (pods, persistentvolumeclaims, deployments) and ignores any other." % (resource,)
+            )
+        names = objects.split(",") if isinstance(objects, str) else objects
+        if not isinstance(names, list) or not names:
+            raise InputError("ordered_resources[%r] must be a non-empty list of namespace/name (or name) strings, got %r." % (resource, objects))
+        for name in names:
+            if not isinstance(name, str) or not _ORDERED_OBJECT.match(name.strip()):
+                raise InputError(
+                    "ordered_resources[%r] entry %r is not namespace/name (or, for a cluster-scoped resource, name)." % (resource, name)
+                )
+        result[resource] = ",".join(name.strip() for name in names)
+    return result
+
+
 def _spec_from(params, fields):
     spec = {}
     for option, field in fields:
@@ -152,6 +183,8 @@ def _spec_from(params, fields):
             # Velero reads a resource policy (spec_hooks.fs_backup_policy builds one) and a restore's resource
             # modifiers from a ConfigMap in its own namespace.
             value = {"kind": "configmap", "name": value}
+        elif option == "ordered_resources":
+            value = ordered_resources(value)
         spec[field] = value
     return spec
 

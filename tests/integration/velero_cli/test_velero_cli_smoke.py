@@ -27,6 +27,7 @@ import time
 import uuid
 
 import pytest
+from velero_lab import find_velero, lab_versions
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -40,23 +41,7 @@ CONTAINER = "app-direct-postgresql"
 VOLUME = "postgresql-backup"
 
 
-def _versions():
-    out = {}
-    with open(os.path.join(REPO, "lab", "velero", "versions.env")) as handle:
-        for line in handle:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, value = line.split("=", 1)
-                out[key] = value
-    return out
-
-
-VERSIONS = _versions()
-
-
-def _find_velero():
-    path = os.environ.get("VELERO") or os.path.join(CACHE, "bin", "velero-" + VERSIONS["VELERO_VERSION"], "velero")
-    return path if os.access(path, os.X_OK) else None
+VERSIONS = lab_versions()
 
 
 def _find_kubectl():
@@ -72,7 +57,7 @@ def _find_kubectl():
     return None
 
 
-VELERO = _find_velero()
+VELERO = find_velero()
 KUBECTL = _find_kubectl()
 ENV = dict(os.environ, KUBECONFIG=KUBECONFIG)
 

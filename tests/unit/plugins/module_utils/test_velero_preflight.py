@@ -346,3 +346,24 @@ def test_a_resource_policy_must_exist_and_an_fs_backup_one_needs_the_node_agent(
     run_workload([dict(made, kind="ConfigMap"), node_agent()], spec, read_pods=False)
     skip_only = "version: v1\nvolumePolicies:\n- conditions:\n    volumeTypes: [hostPath]\n  action:\n    type: skip\n"
     run_workload([policy("fsb", skip_only)], spec, read_pods=False)  # copies nothing: no node-agent needed
+
+
+def snapshot_location(name, provider):
+    return {"kind": "VolumeSnapshotLocation", "metadata": {"name": name}, "spec": {"provider": provider}}
+
+
+def test_named_snapshot_locations_must_exist_one_per_provider():
+    client = FakeClient([snapshot_location("east", "aws"), snapshot_location("west", "aws"), snapshot_location("gcp-1", "gcp")])
+    check = vp.WorkloadPreflight(client).check_snapshot_locations
+    check(["east", "gcp-1", "east"])
+    with pytest.raises(VeleroError, match=r"names 'north', but namespace velero has no such VolumeSnapshotLocation.*one of: east, gcp-1, west"):
+        check(["east", "north"])
+    with pytest.raises(VeleroError, match="names east, west, all of provider aws"):
+        check(["east", "west"])
+
+
+def test_workload_preflight_checks_snapshot_locations_before_pods():
+    client = FakeClient()
+    with pytest.raises(VeleroError, match="one of: none"):
+        vp.WorkloadPreflight(client).run({"volumeSnapshotLocations": ["east"]})
+    assert client.pod_lists == []

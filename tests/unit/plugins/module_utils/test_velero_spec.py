@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import re
 
 import pytest
 from ansible_collections.appsnap.velero.plugins.module_utils.velero import logs as velero_logs
@@ -199,3 +200,29 @@ def test_spec_differences_ignores_server_defaults_and_duration_spelling():
     assert vs.spec_differences(desired, actual) == []
     assert vs.spec_differences(dict(desired, ttl="48h"), actual) == ["ttl"]
     assert vs.spec_differences({"includedNamespaces": ["db", "x"]}, actual) == ["includedNamespaces"]
+
+
+def test_ordered_resources_from_lists_or_strings():
+    spec = vs.backup_spec({
+        "ordered_resources": {"pods": ["app/b", " app/a "], "persistentvolumes": "pv-1,pv-2"},
+        "include_cluster_resources": False,
+        "volume_snapshot_locations": ["aws-east"],
+    })
+    assert spec == {
+        "orderedResources": {"persistentvolumes": "pv-1,pv-2", "pods": "app/b,app/a"},
+        "includeClusterResources": False,
+        "volumeSnapshotLocations": ["aws-east"],
+    }
+
+
+@pytest.mark.parametrize("value, words", [
+    ({"Pod": "app/a"}, "plural, lower-case resource name"),
+    ({"deployments.apps": "app/a"}, "without its group"),
+    ({"pods": []}, "non-empty list"),
+    ({"pods": "app/a,,app/b"}, "entry '' is not namespace/name"),
+    ({"pods": ["app/a/b"]}, "entry 'app/a/b'"),
+    ({"pods": [3]}, "entry 3"),
+])
+def test_ordered_resources_that_velero_would_ignore_or_misread(value, words):
+    with pytest.raises(InputError, match=re.escape(words)):
+        vs.ordered_resources(value)
