@@ -101,6 +101,13 @@ options:
         was restarted (velero-io/velero#9744, fixed by #10394). A version that cannot be read gives a warning.
     type: int
     default: 20
+  velero_min_version:
+    description:
+      - The oldest Velero server to accept instead of 1.18.3 (see O(server_timeout) for why that is the floor).
+      - A newer version makes the check stricter, for example to require the version a fleet was tested with.
+      - An older one lets the module run against a Velero this collection does not support, with a warning that
+        says what can go wrong; set it only while the upgrade is under way.
+    type: str
 """
 
     BACKUP_TEMPLATE = r"""

@@ -31,6 +31,7 @@ SELECTION_ARG_SPEC = {
     "label_selector": {"type": "raw"},
     "hooks": {"type": "dict"},
     "server_timeout": {"type": "int", "default": 20},
+    "velero_min_version": {"type": "str"},
 }
 
 # The rest of a Backup's spec, shared by backup and schedule (doc fragment appsnap.velero.velero.backup_template).

@@ -50,13 +50,33 @@ def image_tag(image):
     return tag if sep and name and "/" not in tag else None
 
 
-def version_problem(version):
-    """Why a Velero server of this version string cannot be used, or None when it is new enough or unknown."""
+def dotted(version):
+    return ".".join(str(part) for part in version)
+
+
+def version_problem(version, floor=MIN_VELERO_VERSION):
+    """Why a Velero server of this version string cannot be used, or None when it is at least ``floor`` or unknown."""
     parsed = parse_version(version)
-    if parsed is None or parsed >= MIN_VELERO_VERSION:
+    if parsed is None or parsed >= floor:
         return None
-    return "is Velero %s, older than %s, the oldest version this collection supports: %s" % (
-        version, ".".join(str(p) for p in MIN_VELERO_VERSION), MIN_VELERO_REASON)
+    if floor != MIN_VELERO_VERSION:
+        return "is Velero %s, older than %s, the velero_min_version set" % (version, dotted(floor))
+    return "is Velero %s, older than %s, the oldest version this collection supports: %s" % (version, dotted(floor), MIN_VELERO_REASON)
+
+
+def version_floor(min_version, warn):
+    """The oldest Velero to accept: MIN_VELERO_VERSION, or the user's ``min_version``, with a warning when it is older."""
+    if not min_version:
+        return MIN_VELERO_VERSION
+    floor = parse_version(min_version)
+    if floor is None:
+        raise VeleroError("velero_min_version must be a version such as 1.18.3, got %r." % (min_version,))
+    if floor < MIN_VELERO_VERSION:
+        warn(
+            "velero_min_version %s accepts Velero older than %s, which this collection is not tested with and does not "
+            "support: %s. Upgrade Velero and drop velero_min_version." % (min_version, dotted(MIN_VELERO_VERSION), MIN_VELERO_REASON)
+        )
+    return floor
 
 
 class Preflight(object):
@@ -66,9 +86,12 @@ class Preflight(object):
         self.client = client
         self.waiter = waiter
         self.warn = warn or (lambda message: None)
+        self.floor = MIN_VELERO_VERSION
 
-    def run(self, storage_location=None, server_timeout=20):
-        """Check the CRDs, the storage location and the server; return the BackupStorageLocation."""
+    def run(self, storage_location=None, server_timeout=20, min_version=None):
+        """Check the CRDs, the storage location and the server (at least ``min_version`` when set, see
+        version_floor); return the BackupStorageLocation."""
+        self.floor = version_floor(min_version, self.warn)
         client = self.client
         for kind in ("Backup", "Restore", "BackupStorageLocation"):
             client.resource(kind)
@@ -127,15 +150,14 @@ class Preflight(object):
         if parse_version(version) is None:
             self.warn(
                 "Could not tell the Velero server's version from %s (%r); this collection supports Velero %s and newer."
-                % (source, version, ".".join(str(p) for p in MIN_VELERO_VERSION))
+                % (source, version, dotted(MIN_VELERO_VERSION))
             )
             return version
-        problem = version_problem(version)
+        problem = version_problem(version, self.floor)
         if problem:
             raise VeleroError(
                 "The Velero server in namespace %s %s (version from %s). Upgrade the Velero server and its node-agent to "
-                "v%s or newer (https://velero.io/docs/v1.18/upgrade-to-1.18/)."
-                % (self.client.namespace, problem, source, ".".join(str(p) for p in MIN_VELERO_VERSION))
+                "v%s or newer (https://velero.io/docs/v1.18/upgrade-to-1.18/)." % (self.client.namespace, problem, source, dotted(self.floor))
             )
         return version
 

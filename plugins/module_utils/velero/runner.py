@@ -95,7 +95,8 @@ def create_and_wait(velero, kind, definition, params, started):
             existing = velero.waiter.wait_terminal(kind, name, params["wait_timeout"])
         return report(velero, kind, existing, started, params["fail_on_partial"], changed=False)
 
-    velero.preflight.run(definition["spec"].get("storageLocation") if kind == "Backup" else None, server_timeout=params["server_timeout"])
+    location = definition["spec"].get("storageLocation") if kind == "Backup" else None
+    velero.preflight.run(location, server_timeout=params["server_timeout"], min_version=params["velero_min_version"])
     if kind == "Backup":
         velero.workload_preflight.run(definition["spec"], read_pods=params["preflight_pods"])
     elif definition["spec"].get("resourceModifier"):
@@ -301,7 +302,7 @@ def _schedule_state(velero, params):
     # sent when the schedule starts running (created or unpaused) and never compared.
     skip = {} if params.get("skip_immediately") is None else {"skipImmediately": params["skip_immediately"]}
     if existing is None:
-        velero.preflight.run(desired["template"].get("storageLocation"), server_timeout=params["server_timeout"])
+        velero.preflight.run(desired["template"].get("storageLocation"), server_timeout=params["server_timeout"], min_version=params["velero_min_version"])
         # A hooked pod that is not ready now may be by the first run, so a schedule checks only the node-agent.
         velero.workload_preflight.run(desired["template"], read_pods=params["preflight_pods"], hooks=False)
         created = velero.client.create({"kind": "Schedule", "metadata": {"name": name, "labels": params.get("labels") or {}}, "spec": dict(desired, **skip)})

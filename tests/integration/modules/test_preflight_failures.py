@@ -200,3 +200,16 @@ def test_a_token_the_server_rejects(run_module, velero_ready, tmp_path):
     assert result["failed"] is True
     assert result["msg"].startswith("The API server rejected the credentials (401 Unauthorized)"), result["msg"]
     assert "\n" not in result["msg"] and token not in json.dumps(result)
+
+
+def test_velero_min_version_against_the_lab_server(run_module, velero_ready):
+    """Raised above the lab's 1.18.3 it fails before any write; lowered below the floor it warns and runs."""
+    kubectl = velero_ready
+    backup = "pf-" + uuid.uuid4().hex[:6]
+    result = run_module("backup", {"name": backup, "velero_min_version": "1.99.0", "included_namespaces": ["default"]})
+    assert result["failed"] is True
+    assert "is Velero v1.18.3, older than 1.99.0, the velero_min_version set" in result["msg"], result["msg"]
+    assert kubectl.run("-n", "velero", "get", "backup", backup, check=False).returncode != 0
+    lowered = run_module("backup", {"name": backup, "velero_min_version": "1.16.0", "included_namespaces": ["default"]}, check=True)
+    assert lowered.get("failed") is not True and lowered["changed"] is True, lowered
+    assert any("velero_min_version 1.16.0 accepts Velero older than 1.18.3" in w for w in lowered["warnings"]), lowered

@@ -112,6 +112,26 @@ def test_older_versions_fail_with_the_reason(version):
     assert "Upgrade the Velero server and its node-agent to v1.18.3 or newer" in msg
 
 
+def test_velero_min_version_lowers_the_floor_only_with_a_warning():
+    warnings = []
+    assert vp.version_floor(None, warnings.append) == (1, 18, 3) and warnings == []
+    assert vp.version_floor("1.19.0", warnings.append) == (1, 19, 0) and warnings == []
+    assert vp.version_floor("v1.16.2", warnings.append) == (1, 16, 2)
+    assert len(warnings) == 1 and "velero_min_version v1.16.2 accepts Velero older than 1.18.3" in warnings[0]
+    assert "velero-io/velero#9744" in warnings[0] and "drop velero_min_version" in warnings[0]
+    with pytest.raises(VeleroError, match="velero_min_version must be a version such as 1.18.3, got 'latest'"):
+        vp.version_floor("latest", warnings.append)
+
+
+def test_server_older_than_velero_min_version():
+    preflight = vp.Preflight(FakeClient(), None)
+    preflight.floor = (1, 19, 0)
+    with pytest.raises(VeleroError, match="is Velero v1.18.3, older than 1.19.0, the velero_min_version set.*to v1.19.0 or newer"):
+        preflight.check_version("v1.18.3", "its ServerStatusRequest")
+    preflight.floor = (1, 16, 0)
+    assert preflight.check_version("v1.17.0", "its ServerStatusRequest") == "v1.17.0"
+
+
 def test_an_unreadable_version_warns_and_passes():
     warnings = []
     assert vp.Preflight(FakeClient(), None, warnings.append).check_version("latest", "the image") == "latest"
