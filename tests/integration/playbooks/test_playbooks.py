@@ -4,6 +4,7 @@ import os
 import pathlib
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -142,6 +143,18 @@ def test_restore_refuses_an_existing_namespace_without_consent(run_playbook, dep
     rc, tasks, _out = run_playbook("appsnap.velero.restore", {"restore_namespace": deployed})
     name, result = failed_task(tasks)
     assert rc != 0 and "restore_existing_namespace=true" in result["msg"]
+
+
+def test_a_pod_that_is_not_there_fails_fast_naming_the_pods_there(run_playbook, deployed):
+    """A restore (which waits for its pods to be Ready) and a replay, given a pod name the namespace lacks."""
+    started = time.monotonic()
+    rc, tasks, _out = run_playbook(str(HERE / "files" / "pods.yml"), {
+        "pods_namespaces": [deployed], "pods_pod": "postgresql-9", "pods_appear_timeout": 4, "pods_wait_timeout": 600})
+    assert rc != 0 and time.monotonic() - started < 60
+    msg = failed_task(tasks)[1]["msg"]
+    assert "Pod postgresql-9 is not in namespace %s; the pods there are postgresql-0." % deployed in msg, msg
+    rc, tasks, _out = run_playbook("appsnap.velero.replay", {"pg_replay_namespace": deployed, "pg_replay_pod": "postgresql-9"})
+    assert rc != 0 and "the pods there are postgresql-0" in failed_task(tasks)[1]["msg"], describe_failure(tasks)
 
 
 def test_check_mode_changes_nothing(run_playbook, kubectl, deployed):
