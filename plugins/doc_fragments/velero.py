@@ -92,6 +92,10 @@ options:
       - Pod annotation hooks (see P(appsnap.velero.backup_hooks#filter)) replace backup spec hooks for the pods that carry them.
       - Restore hooks are passed through unchecked.
     type: dict
+"""
+
+    SERVER = r"""
+options:
   server_timeout:
     description:
       - Seconds to wait for the Velero server to answer the pre-flight ServerStatusRequest.

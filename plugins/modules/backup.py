@@ -38,6 +38,7 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - appsnap.velero.velero
   - appsnap.velero.velero.selection
+  - appsnap.velero.velero.server
   - appsnap.velero.velero.backup_template
   - appsnap.velero.velero.backup_preflight
   - appsnap.velero.velero.wait
@@ -164,6 +165,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils.velero.argspecs imp
     BACKUP_PREFLIGHT_ARG_SPEC,
     BACKUP_TEMPLATE_ARG_SPEC,
     SELECTION_ARG_SPEC,
+    SERVER_ARG_SPEC,
     WAIT_ARG_SPEC,
 )
 from ansible_collections.appsnap.velero.plugins.module_utils.velero.k8s_shim import new_module
@@ -173,6 +175,7 @@ def main():
     module = new_module(
         argspec(
             SELECTION_ARG_SPEC,
+            SERVER_ARG_SPEC,
             BACKUP_TEMPLATE_ARG_SPEC,
             BACKUP_PREFLIGHT_ARG_SPEC,
             WAIT_ARG_SPEC,

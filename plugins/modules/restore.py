@@ -61,6 +61,7 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - appsnap.velero.velero
   - appsnap.velero.velero.selection
+  - appsnap.velero.velero.server
   - appsnap.velero.velero.wait
 attributes:
   check_mode:
@@ -138,7 +139,7 @@ log_lines:
 """
 
 from ansible_collections.appsnap.velero.plugins.module_utils.velero import runner as velero_ops
-from ansible_collections.appsnap.velero.plugins.module_utils.velero.argspecs import argspec, SELECTION_ARG_SPEC, WAIT_ARG_SPEC
+from ansible_collections.appsnap.velero.plugins.module_utils.velero.argspecs import argspec, SELECTION_ARG_SPEC, SERVER_ARG_SPEC, WAIT_ARG_SPEC
 from ansible_collections.appsnap.velero.plugins.module_utils.velero.k8s_shim import new_module
 
 
@@ -146,6 +147,7 @@ def main():
     module = new_module(
         argspec(
             SELECTION_ARG_SPEC,
+            SERVER_ARG_SPEC,
             WAIT_ARG_SPEC,
             name=dict(type="str"),
             backup_name=dict(type="str"),

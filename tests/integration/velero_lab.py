@@ -43,6 +43,16 @@ def find_velero():
     return path if os.access(path, os.X_OK) else None
 
 
+def token_kubeconfig(admin_kubeconfig, token, path):
+    """A kubeconfig at ``path`` for the lab's API server (from ``admin_kubeconfig``) with a bearer ``token``; returns the path."""
+    cluster = yaml.safe_load(pathlib.Path(admin_kubeconfig).read_text())["clusters"][0]
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "token",
+              "clusters": [cluster], "users": [{"name": "token", "user": {"token": token}}],
+              "contexts": [{"name": "token", "context": {"cluster": cluster["name"], "user": "token"}}]}
+    pathlib.Path(path).write_text(yaml.safe_dump(config))
+    return str(path)
+
+
 class ModuleRunner:
     """`ansible localhost -m <module>` with the json callback; returns the module's result dict."""
 

@@ -30,6 +30,10 @@ SELECTION_ARG_SPEC = {
     "excluded_resources": {"type": "list", "elements": "str"},
     "label_selector": {"type": "raw"},
     "hooks": {"type": "dict"},
+}
+
+# The Velero server the pre-flight check talks to (doc fragment appsnap.velero.velero.server).
+SERVER_ARG_SPEC = {
     "server_timeout": {"type": "int", "default": 20},
     "velero_min_version": {"type": "str"},
 }

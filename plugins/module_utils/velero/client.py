@@ -166,6 +166,15 @@ class VeleroClient(object):
         except ForbiddenError as exc:
             raise self._forbidden(exc, "delete", kind)
 
+    def allowed(self, review):
+        """Whether the API server grants the caller what a SelfSubjectAccessReview asks (velero/access.py builds them)."""
+        answer = self._api("create", self.resource("SelfSubjectAccessReview", "authorization.k8s.io/v1"), review)
+        return bool((_plain(answer).get("status") or {}).get("allowed"))
+
+    def server_version(self):
+        """The API server's version, such as v1.34.4, read at connection time (no extra call)."""
+        return ((self.api.client.version or {}).get("kubernetes") or {}).get("gitVersion")
+
     def default_storage_location(self):
         """The BackupStorageLocation marked default, else the one Velero names "default"."""
         for bsl in self.list("BackupStorageLocation"):

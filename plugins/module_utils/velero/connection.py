@@ -18,7 +18,7 @@ __metaclass__ = type
 import os
 
 # What every connection message ends with: where the connection settings come from.
-SETTINGS = "Set the modules' kubeconfig and context (or host and api_key), or K8S_AUTH_KUBECONFIG and K8S_AUTH_CONTEXT."
+SETTINGS = "Set kubeconfig and context (in the roles appsnap_kubeconfig and appsnap_context; or host and api_key), or K8S_AUTH_KUBECONFIG and K8S_AUTH_CONTEXT."
 
 
 def _chain(exc):

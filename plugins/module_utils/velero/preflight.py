@@ -87,6 +87,7 @@ class Preflight(object):
         self.waiter = waiter
         self.warn = warn or (lambda message: None)
         self.floor = MIN_VELERO_VERSION
+        self.velero_version = None
 
     def run(self, storage_location=None, server_timeout=20, min_version=None):
         """Check the CRDs, the storage location and the server (at least ``min_version`` when set, see
@@ -109,7 +110,7 @@ class Preflight(object):
                 "BackupStorageLocation %r is %s: %s. Fix its bucket, credentials or s3Url (kubectl -n %s describe "
                 "backupstoragelocation %s)." % (name, phase or "not yet validated", message, client.namespace, name)
             )
-        self.server_answers(server_timeout)
+        self.velero_version = self.server_answers(server_timeout)
         return bsl
 
     def _names(self, kind):

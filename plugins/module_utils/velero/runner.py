@@ -13,6 +13,7 @@ import time
 
 from ansible_collections.appsnap.velero.plugins.module_utils import drill
 from ansible_collections.appsnap.velero.plugins.module_utils.hooks import spec as spec_hooks
+from ansible_collections.appsnap.velero.plugins.module_utils.velero import access as velero_access
 from ansible_collections.appsnap.velero.plugins.module_utils.velero import preflight as velero_preflight
 from ansible_collections.appsnap.velero.plugins.module_utils.velero import spec as velero_spec
 from ansible_collections.appsnap.velero.plugins.module_utils.velero import waiter as velero_waiter
@@ -181,6 +182,55 @@ def backup_details(velero, backup, logs=False):
     if logs:
         details["log"] = velero.logs.download("BackupLog", name)
     return details
+
+
+def _check(checks, name, run):
+    """Run one check of cluster_preflight; record it as passed (with what it returns) or failed (with its message)."""
+    try:
+        detail = run()
+        checks.append({"check": name, "ok": True, "detail": detail})
+    except VeleroError as exc:
+        checks.append({"check": name, "ok": False, "detail": exc.msg})
+
+
+def cluster_preflight(velero, params):
+    """Every check of the preflight module, each reported; fails naming all that failed."""
+    client, checks = velero.client, []
+    kubernetes = client.server_version()
+    checks.append({"check": "connection", "ok": True, "detail": "Kubernetes %s" % kubernetes})
+    namespaces = params["namespaces"] or []
+    if params["velero"]:
+        def velero_ready():
+            bsl = velero.preflight.run(params["storage_location"], server_timeout=params["server_timeout"], min_version=params["velero_min_version"])
+            return "Velero %s, BackupStorageLocation %s Available" % (velero.preflight.velero_version, bsl["metadata"]["name"])
+
+        _check(checks, "velero", velero_ready)
+    if params["node_agent"]:
+        _check(checks, "node_agent", lambda: velero.workload_preflight.check_node_agent("file-system backup of the dump volumes") or "ready")
+    if namespaces:
+        def namespaces_exist():
+            absent = [n for n in namespaces if client.get("Namespace", n, api_version="v1") is None]
+            if absent:
+                raise VeleroError("namespace %s does not exist; check the names (kubectl get namespaces)." % ", ".join(absent))
+            return ", ".join(namespaces)
+
+        _check(checks, "namespaces", namespaces_exist)
+    if params["access"]:
+        def access():
+            denied = velero_access.missing(client, velero_access.scoped(client.namespace, namespaces))
+            if denied:
+                raise VeleroError(
+                    "the caller may not %s. Grant them, as rbac/appsnap-velero-job.yaml does for a job's service account."
+                    % "; ".join(denied)
+                )
+            return "every permission of a backup and restore cycle"
+
+        _check(checks, "access", access)
+    failed = [c for c in checks if not c["ok"]]
+    result = {"changed": False, "checks": checks, "kubernetes_version": kubernetes, "velero_version": velero.preflight.velero_version}
+    if failed:
+        raise VeleroError("The cluster is not ready: %s" % " ".join("%s: %s" % (c["check"], c["detail"]) for c in failed), **result)
+    return result
 
 
 def backup_info(velero, params):

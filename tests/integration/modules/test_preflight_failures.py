@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 import yaml
-from velero_lab import apply, fs_backup_pod, hook_pod, new_namespace, wait_until
+from velero_lab import apply, fs_backup_pod, hook_pod, new_namespace, token_kubeconfig, wait_until
 
 
 def test_missing_storage_location(run_module, velero_ready):
@@ -188,15 +188,9 @@ def test_velero_not_installed(run_module, cluster_without_velero):
 
 def test_a_token_the_server_rejects(run_module, velero_ready, tmp_path):
     """The lab's API server, a made-up bearer token: one line about the credentials, the token nowhere."""
-    admin = yaml.safe_load(open(os.environ.get("APPSNAP_LAB_KUBECONFIG", "/var/lib/appsnap-lab/admin.kubeconfig")))
-    cluster = admin["clusters"][0]
     token = "appsnap-wrong-" + uuid.uuid4().hex
-    wrong = {"apiVersion": "v1", "kind": "Config", "current-context": "wrong",
-             "clusters": [cluster], "users": [{"name": "wrong", "user": {"token": token}}],
-             "contexts": [{"name": "wrong", "context": {"cluster": cluster["name"], "user": "wrong"}}]}
-    path = tmp_path / "wrong-token.kubeconfig"
-    path.write_text(yaml.safe_dump(wrong))
-    result = run_module("backup_info", {"name": "pf-any"}, env={"K8S_AUTH_KUBECONFIG": str(path)})
+    path = token_kubeconfig(velero_ready.kubeconfig, token, tmp_path / "wrong-token.kubeconfig")
+    result = run_module("backup_info", {"name": "pf-any"}, env={"K8S_AUTH_KUBECONFIG": path})
     assert result["failed"] is True
     assert result["msg"].startswith("The API server rejected the credentials (401 Unauthorized)"), result["msg"]
     assert "\n" not in result["msg"] and token not in json.dumps(result)

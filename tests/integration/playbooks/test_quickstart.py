@@ -35,8 +35,8 @@ def quickstart_playbook():
 
 
 def readme_commands(playbook, names):
-    """The extra vars of the README's ``ansible-playbook <playbook> -e k=v ...`` line after the quick start, names replaced."""
-    after = README.read_text().split("<!-- END QUICKSTART -->", 1)[1]
+    """The extra vars of the quick start's ``ansible-playbook <playbook> -e k=v ...`` line in the README, names replaced."""
+    after = README.read_text().split("## Quick start", 1)[1]
     line = next(x for x in after.splitlines() if x.startswith("ansible-playbook %s " % playbook))
     words = shlex.split(line.split("#", 1)[0])
     pairs = [words[i + 1] for i, w in enumerate(words) if w == "-e"]
@@ -92,9 +92,12 @@ def test_the_readme_quick_start_backs_up_restores_and_replays_a_statefulset(kube
 
     playbook = tmp_path / "quickstart.yml"
     playbook.write_text(quickstart_playbook())
-    # The connection comes from module_defaults alone: the environment's kubeconfig does not exist.
+    # The connection comes from appsnap_kubeconfig alone: the environment's kubeconfig does not exist.
     env = {"K8S_AUTH_KUBECONFIG": str(tmp_path / "no-such-kubeconfig")}
-    names = {"namespace": namespace, "statefulset": name, "kubeconfig": kubectl.kubeconfig}
+    names = {"namespace": namespace, "statefulset": name, "appsnap_kubeconfig": kubectl.kubeconfig}
+    replaced = {"shop": namespace, "orders-db": name}
+    rc, tasks, _out = run_playbook("appsnap.velero.preflight", dict(readme_commands("appsnap.velero.preflight", replaced), **names), env=env)
+    assert rc == 0, describe_failure(tasks)
 
     rc, tasks, out = run_playbook(str(playbook), names, check=True, env=dict(env, ANSIBLE_DIFF_ALWAYS="1"))
     assert rc == 0, describe_failure(tasks) + out[-3000:]
@@ -112,7 +115,6 @@ def test_the_readme_quick_start_backs_up_restores_and_replays_a_statefulset(kube
     assert PASSWORD not in out
 
     # After a loss: the README's own commands, its names replaced by the test's.
-    replaced = {"shop": namespace, "orders-db": name}
     kubectl.run("delete", "namespace", namespace, "--timeout=300s")
     rc, tasks, _out = run_playbook("appsnap.velero.restore", readme_commands("appsnap.velero.restore", replaced))
     assert rc == 0, describe_failure(tasks)

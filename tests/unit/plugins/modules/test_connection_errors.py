@@ -23,7 +23,7 @@ import threading
 import pytest
 import yaml
 
-SETTINGS = "Set the modules' kubeconfig and context (or host and api_key), or K8S_AUTH_KUBECONFIG and K8S_AUTH_CONTEXT."
+SETTINGS = "Set kubeconfig and context (in the roles appsnap_kubeconfig and appsnap_context; or host and api_key), or K8S_AUTH_KUBECONFIG and K8S_AUTH_CONTEXT."
 
 
 def run_backup_info(tmp_path, *args, **env):
