@@ -19,6 +19,7 @@ description:
   - Returns the PodVolumeRestores. Velero restores file-system-backup data only into pods it creates, so restore into a
     namespace that was deleted first, or map it to a new one with O(namespace_mapping).
   - Idempotent by name, like M(appsnap.velero.backup).
+  - With O(state=ended) it ends the unfinished Restore O(name) instead - see O(state).
   - Before it creates the Restore, in check mode too, it checks that Velero is installed, that the default storage
     location is Available and that the Velero server answers and is 1.18.3 or newer (see O(server_timeout)).
 options:
@@ -48,6 +49,22 @@ options:
     description: What to do with objects that already exist.
     type: str
     choices: [none, update]
+  state:
+    description:
+      - V(present) restores a backup.
+      - V(ended) ends the unfinished Restore O(name), for example one whose pods are being deleted - its
+        PodVolumeRestores that are not done are marked Failed with O(end_reason), again while the Restore goes on (a pod
+        created meanwhile brings a new one), until Velero ends the Restore, within O(wait_timeout). Velero runs one
+        Restore at a time, and one whose pods are gone waits for their volumes until its pod-volume timeout (4 hours by
+        default), holding up every other restore. A Restore already ended is left as it is (C(changed) false).
+        In check mode nothing is marked; RV(ended) lists what would be.
+    type: str
+    choices: [present, ended]
+    default: present
+  end_reason:
+    description: With O(state=ended), the message the PodVolumeRestores are marked Failed with.
+    type: str
+    default: ended by appsnap.velero.restore (state ended)
   resource_modifier:
     description:
       - A ConfigMap in the Velero namespace holding Velero resource modifiers (C(version) V(v1) and C(resourceModifierRules),
@@ -82,6 +99,13 @@ EXAMPLES = r"""
     included_namespaces: [db]
   register: restored
 
+- name: End a restore whose namespace is about to be deleted
+  appsnap.velero.restore:
+    name: db-copy-restore
+    state: ended
+    end_reason: the copy is being deleted
+    wait_timeout: 120
+
 - name: Restore a named backup into a copy of the namespace
   appsnap.velero.restore:
     backup_name: db-20261126
@@ -96,11 +120,11 @@ result:
   type: dict
 backup_name:
   description: The Backup that was restored - O(backup_name), or the newest one O(schedule_name) or O(backup_label_selector) selected.
-  returned: success
+  returned: when O(state=present) and it succeeds
   type: str
 backup:
   description: That Backup object, as read before the restore (its C(status) has the backup's start and completion times).
-  returned: success
+  returned: when O(state=present) and it succeeds
   type: dict
 phase:
   description: The Restore's phase.
@@ -112,25 +136,30 @@ duration:
   type: float
 hooks_attempted:
   description: Restore hooks Velero ran.
-  returned: always
+  returned: when O(state=present)
   type: int
 hooks_failed:
   description: Restore hooks that failed.
-  returned: always
+  returned: when O(state=present)
   type: int
 warning_count:
   description: Velero's warning count (C(status.warnings)); named so because Ansible reserves C(warnings).
-  returned: always
+  returned: when O(state=present)
   type: int
 error_count:
   description: Velero's error count (C(status.errors)).
-  returned: always
+  returned: when O(state=present)
   type: int
 volumes:
   description: One entry per PodVolumeRestore, with the keys of the volumes returned by M(appsnap.velero.backup).
-  returned: always
+  returned: when O(state=present)
   type: list
   elements: dict
+ended:
+  description: With O(state=ended), the PodVolumeRestores it marked Failed (in check mode, those it would mark).
+  returned: when O(state=ended)
+  type: list
+  elements: str
 log_lines:
   description: The error, hook and pod-volume lines of the Restore's log.
   returned: when the restore failed
@@ -158,12 +187,14 @@ def main():
             restore_pvs=dict(type="bool"),
             existing_resource_policy=dict(type="str", choices=["none", "update"]),
             resource_modifier=dict(type="str"),
+            state=dict(type="str", choices=["present", "ended"], default="present"),
+            end_reason=dict(type="str", default="ended by appsnap.velero.restore (state ended)"),
         ),
         supports_check_mode=True,
-        required_one_of=[("backup_name", "schedule_name", "backup_label_selector")],
+        required_if=[("state", "present", ("backup_name", "schedule_name", "backup_label_selector"), True), ("state", "ended", ("name",))],
         mutually_exclusive=[("backup_name", "schedule_name", "backup_label_selector")],
     )
-    velero_ops.execute(module, velero_ops.restore_present)
+    velero_ops.execute(module, velero_ops.restore_state)
 
 
 if __name__ == "__main__":

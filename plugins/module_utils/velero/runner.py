@@ -331,6 +331,48 @@ def restore_present(velero, params):
     return result
 
 
+# A PodVolumeRestore in one of these phases no longer holds up its Restore.
+POD_VOLUME_DONE = ("Completed", "Failed", "Canceled")
+
+
+def restore_state(velero, params):
+    """state present: restore a backup; state ended: end an unfinished Restore (restore_ended)."""
+    return restore_ended(velero, params) if params["state"] == "ended" else restore_present(velero, params)
+
+
+def restore_ended(velero, params):
+    """End the unfinished Restore ``name``: mark each of its PodVolumeRestores that is not done Failed, with ``end_reason``,
+    until Velero ends it (a pod created meanwhile brings a new one, so the marking repeats), within ``wait_timeout``.
+
+    Velero runs one Restore at a time, and one whose pods are gone waits for their pod-volume restores until its
+    pod-volume timeout (4 hours by default), holding up every other restore.
+    """
+    started, name, client = time.monotonic(), params["name"], velero.client
+    ended = []
+    while True:
+        restore = client.get("Restore", name)
+        if restore is None:
+            raise VeleroError("Restore %s does not exist in namespace %s." % (name, client.namespace))
+        phase = (restore.get("status") or {}).get("phase") or "New"
+        if velero_waiter.is_terminal(phase):
+            return {"changed": bool(ended), "result": restore, "phase": phase, "ended": ended, "duration": _since(started)}
+        waiting = [v["metadata"]["name"] for v in client.pod_volume_restores(name) if (v.get("status") or {}).get("phase") not in POD_VOLUME_DONE]
+        if client.check_mode:
+            return {"changed": bool(waiting), "result": restore, "phase": phase, "ended": waiting, "duration": _since(started)}
+        if time.monotonic() - started > params["wait_timeout"]:
+            raise VeleroError(
+                "Restore %s is still %s after %ds; Velero runs one Restore at a time, so others wait behind it. Look at it "
+                "(velero restore describe %s) and at its PodVolumeRestores (kubectl -n %s get podvolumerestores -l velero.io/restore-name=%s)."
+                % (name, phase, params["wait_timeout"], name, client.namespace, label_value(name)),
+                result=restore, phase=phase, ended=ended,
+            )
+        for volume in waiting:
+            client.patch("PodVolumeRestore", volume, {"status": {"phase": "Failed", "message": params["end_reason"]}})
+            if volume not in ended:
+                ended.append(volume)
+        time.sleep(2)
+
+
 def schedule_state(velero, params):
     """Create, update, pause or delete a Schedule; the before/after diff is returned under --diff."""
     result = _schedule_state(velero, params)
