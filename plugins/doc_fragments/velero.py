@@ -18,6 +18,11 @@ options:
       - The namespace Velero is installed in, where its Backups, Restores, Schedules and storage locations live.
     type: str
     default: velero
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying the target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
 notes:
   - Every connection option falls back to its C(K8S_AUTH_*) environment variable, as in kubernetes.core, which is how
     AWX and AAP pass credentials. No kubeconfig is needed when C(K8S_AUTH_HOST) and C(K8S_AUTH_API_KEY) are set.

@@ -39,11 +39,9 @@ extends_documentation_fragment:
   - appsnap.velero.velero
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying the target.
     support: full
     details: Read-only, except the short-lived DownloadRequest that O(logs=true) creates, which is skipped in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 author:
   - appsnap.velero contributors (@appsnap)

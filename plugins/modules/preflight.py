@@ -53,13 +53,11 @@ extends_documentation_fragment:
   - appsnap.velero.velero.server
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying the target.
     support: full
     details: >-
       Nothing is kept in either mode (the ServerStatusRequest is deleted, access reviews are not stored); in check mode the
       server's version is the tag of the C(velero) Deployment's image, as in M(appsnap.velero.backup).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 author:
   - appsnap.velero contributors (@appsnap)

@@ -82,11 +82,9 @@ extends_documentation_fragment:
   - appsnap.velero.velero.wait
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying the target.
     support: full
     details: Creates the Restore with a server-side dry run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 author:
   - appsnap.velero contributors (@appsnap)

@@ -47,11 +47,9 @@ extends_documentation_fragment:
   - appsnap.velero.velero.backup_preflight
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying the target.
     support: full
     details: Writes with a server-side dry run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 author:
   - appsnap.velero contributors (@appsnap)

@@ -43,6 +43,17 @@ def find_velero():
     return path if os.access(path, os.X_OK) else None
 
 
+def bind_job_account(kubectl, namespace, duration="1h"):
+    """rbac/appsnap-velero-job.yaml applied with its application namespace set to ``namespace``; returns a token of its
+    ServiceAccount, valid for ``duration``."""
+    rbac = yaml.safe_load((REPO / "rbac" / "appsnap-velero-job.yaml").read_text())
+    for doc in rbac["items"]:
+        if doc["metadata"].get("namespace") == "appsnap-pg":
+            doc["metadata"]["namespace"] = namespace
+    kubectl.run("apply", "-f", "-", input=yaml.safe_dump(rbac))
+    return kubectl.run("-n", "velero", "create", "token", "appsnap-velero-job", "--duration=" + duration).stdout.strip()
+
+
 def token_kubeconfig(admin_kubeconfig, token, path):
     """A kubeconfig at ``path`` for the lab's API server (from ``admin_kubeconfig``) with a bearer ``token``; returns the path."""
     cluster = yaml.safe_load(pathlib.Path(admin_kubeconfig).read_text())["clusters"][0]

@@ -24,9 +24,9 @@ import uuid
 import ansible_runner
 import yaml
 from receptorctl.socket_interface import ReceptorControl
+from velero_lab import bind_job_account
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-RBAC = REPO / "rbac" / "appsnap-velero-job.yaml"
 CA = "/var/lib/appsnap-lab/pki/ca.crt"
 EXAMPLE = REPO / "examples" / "awx"
 WORKTYPE = "kubernetes-runtime-auth"  # the name AWX gives its container-group worker
@@ -44,12 +44,7 @@ def postgres_with_job_account(run_playbook, kubectl, prefix):
     try:
         rc, _tasks, _out = run_playbook("appsnap.velero.deploy", deploy_vars)
         assert rc == 0
-        rbac = yaml.safe_load(RBAC.read_text())
-        for doc in rbac["items"]:
-            if doc["metadata"].get("namespace") == "appsnap-pg":
-                doc["metadata"]["namespace"] = namespace
-        kubectl.run("apply", "-f", "-", input=yaml.safe_dump(rbac))
-        token = kubectl.run("-n", "velero", "create", "token", "appsnap-velero-job", "--duration=1h").stdout.strip()
+        token = bind_job_account(kubectl, namespace)
         yield namespace, api_server(kubectl), token
     finally:
         kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)

@@ -7,10 +7,7 @@ import json
 import re
 
 import pytest
-import yaml
-from velero_lab import REPO, lab_versions, new_namespace, token_kubeconfig
-
-RBAC = REPO / "rbac" / "appsnap-velero-job.yaml"
+from velero_lab import REPO, bind_job_account, lab_versions, new_namespace, token_kubeconfig
 
 
 def test_a_ready_cluster_passes_every_check(run_module, velero_ready):
@@ -29,12 +26,7 @@ def job_kubeconfig(velero_ready, tmp_path_factory):
     """A namespace the job's account is bound in, one it is not, and a kubeconfig with the account's token."""
     kubectl = velero_ready
     bound, unbound = new_namespace(kubectl, "pf-bound"), new_namespace(kubectl, "pf-unbound")
-    rbac = yaml.safe_load(RBAC.read_text())
-    for doc in rbac["items"]:
-        if doc["metadata"].get("namespace") == "appsnap-pg":
-            doc["metadata"]["namespace"] = bound
-    kubectl.run("apply", "-f", "-", input=yaml.safe_dump(rbac))
-    token = kubectl.run("-n", "velero", "create", "token", "appsnap-velero-job", "--duration=10m").stdout.strip()
+    token = bind_job_account(kubectl, bound, duration="10m")
     path = token_kubeconfig(kubectl.kubeconfig, token, tmp_path_factory.mktemp("job") / "job.kubeconfig")
     yield bound, unbound, path, token
     for namespace in (bound, unbound):
