@@ -18,7 +18,10 @@ What a dump holds (the layout in the backup volume, beside ``path``):
 - one database: its dump at ``path`` (``/backup/backup.sql`` by default);
 - several databases, or ``all``: ``<stem>.<name><ext>`` per database
   (``backup.shop.sql``; a name outside ``[A-Za-z0-9_]`` is written as ``x-``
-  and its UTF-8 bytes in hex) and the index ``<stem>.databases``;
+  and its UTF-8 bytes in hex);
+- the index ``<stem>.databases``: the databases the dump holds, one line each
+  (written for one database too), from which a replay of ``auto`` learns what
+  to replay;
 - the ``plain-compressed`` format adds the compressor's suffix to each dump
   file (``backup.sql.zst`` or ``backup.sql.gz``): see "The formats" below.
 
@@ -43,6 +46,8 @@ from ansible_collections.appsnap.velero.plugins.module_utils.validation import (
 )
 
 PG_DUMP_FORMATS = ("plain", "plain-compressed", "custom", "directory")
+# The replay's default for the databases and the format: what the dump holds, read from its index and from each file.
+AUTO = "auto"
 # What runs in parallel: pg_dump --jobs needs a directory, pg_restore --jobs any archive.
 PARALLEL_FORMATS = {"dump": ("directory",), "restore": ("custom", "directory")}
 ALL_DATABASES = "all"
@@ -109,13 +114,17 @@ _CONNECTION_DEFAULTS = {"user_env": "POSTGRES_USER", "password_env": "POSTGRES_P
 
 
 def check_format_jobs(format, jobs, tool):
-    """``tool`` is "dump" or "restore": pg_dump runs in parallel only into a directory, pg_restore from any archive."""
-    if format not in PG_DUMP_FORMATS:
-        raise InputError("format must be one of %s, got %r." % (", ".join(PG_DUMP_FORMATS), format))
+    """``tool`` is "dump" or "restore": pg_dump runs in parallel only into a directory, pg_restore from any archive.
+
+    The replay also takes ``auto``: each file's format is read from the file, and ``jobs`` applies to the archives.
+    """
+    choices = PG_DUMP_FORMATS + ((AUTO,) if tool == "restore" else ())
+    if format not in choices:
+        raise InputError("format must be one of %s, got %r." % (", ".join(choices), format))
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise InputError("jobs must be a positive integer, got %r." % (jobs,))
     allowed = PARALLEL_FORMATS[tool]
-    if jobs > 1 and format not in allowed:
+    if jobs > 1 and format not in allowed + (AUTO,):
         raise InputError(
             "jobs > 1 needs format %s; pg_%s runs in parallel only with %s. Set format: directory or jobs: 1."
             % (" or ".join(repr(f) for f in allowed), tool, " or ".join(allowed))
@@ -159,7 +168,7 @@ def compress_option(format):
 
 def readable_script(format):
     """Replay side: shell lines that fail, before anything is touched, when ``$file`` needs a decompressor the container lacks."""
-    if format != COMPRESSED_FORMAT:
+    if format not in (COMPRESSED_FORMAT, AUTO):
         return []
     return [
         '  if [[ "$file" == *.zst ]] && ! command -v zstd >/dev/null; then echo "appsnap: $file is compressed with zstd and this container'
@@ -178,7 +187,12 @@ def replay_command(format, jobs):
         cases = " ".join('*%s) %s -- "$file" ;;' % (suffix, command) for suffix, command in READERS)
         return '{ case "$file" in %s esac; } | %s >/dev/null' % (cases, psql)
     mode = " --jobs=%d" % jobs if jobs > 1 else ""
-    return 'pg_restore --create --exit-on-error%s --dbname=%s "$file"' % (mode, MAINTENANCE_DATABASE)
+    restore = 'pg_restore --create --exit-on-error%s --dbname=%s "$file"' % (mode, MAINTENANCE_DATABASE)
+    if format == AUTO:
+        # What pg_dump wrote says its format: a directory, an archive (custom, starting with PGDMP), else SQL.
+        return '{ if [ -d "$file" ] || [ "$(head -c 5 -- "$file" | tr -d \'\\000\')" = PGDMP ]; then %s; else %s; fi; }' % (
+            restore, replay_command(COMPRESSED_FORMAT, jobs))
+    return restore
 
 
 def check_name(database, what="database"):
@@ -254,10 +268,12 @@ def file_part(name):
 def layout(path, databases):
     """Where a dump of ``databases`` at ``path`` puts its files; see the module docstring."""
     _check_path(path)
-    names = check_databases(databases)
+    auto = databases == AUTO
+    names = None if auto else check_databases(databases)
     directory, base = posixpath.split(path)
     stem, dot, ext = base.partition(".")
     return {
+        "auto": auto,
         "directory": directory,
         "globals": posixpath.join(directory, GLOBALS_FILE),
         "single": names is not None and len(names) == 1,
@@ -293,6 +309,8 @@ def file_of_script(where, format="plain", reading=False):
     if several are (a dump left by another image or format).
     """
     base = _base_sh(where)
+    if reading and where["auto"]:
+        return _file_of_auto_script(where, format)
     if format != COMPRESSED_FORMAT:
         return "file_of() { printf '%%s' %s; }" % base
     if not reading:
@@ -304,6 +322,20 @@ def file_of_script(where, format="plain", reading=False):
     )
 
 
+def _file_of_auto_script(where, format):
+    """``file_of PART`` for a replay of what the dump holds: the newest of a database's files, at ``path`` or beside it.
+
+    The index does not say whether the dump was of one database (its file is ``path``) or of several (``<stem>.<part>``);
+    each dump removes the other kind's files (see stale_siblings_script), so the newest is the last dump's in any case.
+    """
+    suffixes = [suffix for suffix, _command in READERS] if format in (COMPRESSED_FORMAT, AUTO) else [""]
+    return (
+        'file_of() { local found="" b s first=%s; for b in "$first" %s; do for s in %s; do if [ -e "$b$s" ] && { [ -z "$found" ] || [ "$b$s" -nt "$found" ]; };'
+        ' then found="$b$s"; fi; done; done; printf \'%%s\' "${found:-$first}"; }'
+        % (_base_sh(where), shlex.quote(where["path"]), " ".join(shlex.quote(suffix) for suffix in suffixes))
+    )
+
+
 def stale_siblings_script(where):
     """Dump side: a shell function ``drop_stale PART [KEPT]`` that removes a database's dump files other than KEPT.
 
@@ -311,10 +343,18 @@ def stale_siblings_script(where):
     (plain-compressed); a dump in one of them leaves the others from an earlier format or image stale. Removed only
     after the new dump is published, so that a replay that still asks for the old format finds no dump, and says so,
     rather than replaying old data.
+
+    ``drop_other [PART]`` removes the other kind's files: a dump of one database removes the per-database files
+    ``<stem>.<PART>`` of an earlier dump of several, a dump of several removes the file at ``path`` of an earlier dump
+    of one; so that a replay of what the dump holds finds the last dump's files only.
     """
-    base = _base_sh(where)
+    other = dict(where, single=not where["single"])
     suffixes = " ".join(shlex.quote(suffix) for suffix, _command in READERS)
-    return 'drop_stale() { local base=%s s; for s in %s; do if [ "$base$s" != "${2:-}" ]; then rm -rf -- "$base$s"; fi; done; }' % (base, suffixes)
+    drop = '%s() { local base=%s s; for s in %s; do if [ "$base$s" != "${2:-}" ]%s; then rm -rf -- "$base$s"; fi; done; }'
+    # A path without an extension could name another database's file (/backup/dump.gz of a database "gz"): the files
+    # this dump published ($kept, one per line) are never the other kind's.
+    keep = ' && ! grep -qxF -- "$base$s" <<< "${kept:-}"'
+    return "\n".join([drop % ("drop_stale", _base_sh(where), suffixes, ""), drop % ("drop_other", _base_sh(other), suffixes, keep)])
 
 
 NAME_OF_SH = "name_of() { printf '%b' \"$(printf '%s' \"$1\" | sed 's/../\\\\x&/g')\"; }"

@@ -74,6 +74,8 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, 
     snapshot its manifest line was taken in (see pg_manifest.py).
     """
     where = layout(path, database)
+    if where["auto"]:
+        raise InputError("databases %r is for the replay (what the dump holds); dump a database name, a list of names, or 'all'." % (database,))
     format, jobs = check_format_jobs(format, jobs, "dump")
     lock_ms = int(duration_seconds(lock_wait_timeout) * 1000)
     if lock_ms < 1:
@@ -121,24 +123,34 @@ def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, 
     ]
     # A manifest describes only the dump beside it: the old one goes before anything is published, the new one last.
     manifest = shlex.quote(where["manifest"])
-    lines.append("rm -f -- %s" % manifest)
+    index = shlex.quote(where["index"])
+    lines += [
+        "rm -f -- %s" % manifest,
+        # The index says which databases the dump holds, for one database too: a replay of "auto" reads it.
+        'printf "%s\\n" "$entries" > "$stage/index"',
+        'old="$(cat -- %s 2>/dev/null || true)"' % index,
+    ]
     if where["single"]:
         lines += [
             'publish "$stage/globals" %s' % shlex.quote(where["globals"]),
             'publish "$stage/db.%s" "$(file_of)"' % file_part(where["names"][0]),
             'drop_stale "" "$(file_of)"',
+            'kept="$(file_of)"',
+            'publish "$stage/index" %s' % index,
+            # An earlier dump of several databases: their files go once this dump is in place.
+            'while read -r part hex; do if [ -n "$part" ]; then drop_other "$part"; fi; done <<< "$old"',
         ]
     else:
-        index = shlex.quote(where["index"])
         lines += [
-            'printf "%s\\n" "$entries" > "$stage/index"',
             'publish "$stage/globals" %s' % shlex.quote(where["globals"]),
             'while read -r part hex; do publish "$stage/db.$part" "$(file_of "$part")"; drop_stale "$part" "$(file_of "$part")"; done <<< "$entries"',
-            # Databases dumped last time and gone since: their files go once the new index is in place.
-            'old="$(cat -- %s 2>/dev/null || true)"' % index,
+            'kept="$(while read -r part hex; do file_of "$part"; echo; done <<< "$entries")"',
+            # Databases dumped last time and gone since: their files go once the new index is in place, and so does
+            # the file of an earlier dump of one database.
             'publish "$stage/index" %s' % index,
             'while read -r part hex; do if [ -n "$part" ] && ! grep -qxF -- "$part $hex" %s; then drop_stale "$part"; fi; done <<< "$old"'
             % index,
+            "drop_other",
         ]
     lines.append('if [ -e "$stage/manifest" ]; then publish "$stage/manifest" %s; fi' % manifest)
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils.postgres.commands i
     KEEP_OWN_PASSWORD_SQL,
     MAINTENANCE_DATABASE,
     NAME_OF_SH,
+    READERS,
     STRICT_SH,
     USER_TABLES_SQL,
     check_format_jobs,
@@ -51,7 +52,8 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
     first); 7 a zstd dump and no zstd program; 8 ``verify`` required and no
     manifest (nothing touched). ``verify`` is auto (check when a manifest is
     beside the dump), required, or none. With ``report`` it prints one JSON line per database
-    with its tables and rows, and what was verified.
+    with its tables and rows, and what was verified. ``database`` and ``format`` ``auto`` replay what
+    the dump holds: the databases of its index, each file in the format it was written in.
     """
     where = layout(path, database)
     format, jobs = check_format_jobs(format, jobs, "restore")
@@ -73,6 +75,18 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
             entries_script(where),
             'if [ ! -e "$(file_of)" ]; then echo "appsnap: no dump at $(file_of); was the backup volume restored with the pod?'
             ' (A dump of several databases is replayed with databases: all.)" >&2; exit %d; fi' % EXIT_NO_DUMP,
+        ]
+    elif where["auto"]:
+        path = shlex.quote(where["path"])
+        lines += [
+            "index=%s" % shlex.quote(where["index"]),
+            'if [ ! -s "$index" ]; then',
+            '  for s in %s; do if [ -e %s"$s" ]; then echo "appsnap: the dump at %s$s has no index $index saying which databases'
+            ' it holds; replay it naming them (databases: a name, or all)." >&2; exit %d; fi; done'
+            % (" ".join(shlex.quote(suffix) for suffix, _command in READERS), path, path, EXIT_NO_DUMP),
+            '  echo "appsnap: no dump at %s (nor its index $index); was the backup volume restored with the pod?" >&2; exit %d' % (path, EXIT_NO_DUMP),
+            "fi",
+            'entries="$(cat -- "$index")"',
         ]
     else:
         lines += [

@@ -118,7 +118,7 @@ def test_plain_dump_writes_globals_and_a_create_dump_and_a_failed_dump_keeps_bot
     with open(target) as handle:
         assert handle.read() == good
     assert (os.stat(target).st_mtime_ns, os.stat(globals_sql).st_mtime_ns) == stamps
-    assert files_in(os.path.dirname(target)) == ["backup.manifest.json", "backup.sql", "globals.sql"]
+    assert files_in(os.path.dirname(target)) == ["backup.databases", "backup.manifest.json", "backup.sql", "globals.sql"]
 
 
 def test_missing_credentials_variable_fails_clearly(server):
@@ -168,7 +168,7 @@ def test_a_lock_makes_the_dump_give_up_within_the_lock_wait_timeout_and_keeps_th
     assert took < 6, "pg_dump waited %.1fs for the lock; the timeout is 2s" % took
     with open(target) as handle:
         assert handle.read() == good
-    expected = ["backup.sql", "globals.sql"] if verify == "none" else ["backup.manifest.json", "backup.sql", "globals.sql"]
+    expected = ["backup.databases", "backup.sql", "globals.sql"] if verify == "none" else ["backup.databases", "backup.manifest.json", "backup.sql", "globals.sql"]
     assert files_in(os.path.dirname(target)) == expected
 
 
@@ -190,7 +190,7 @@ def test_a_dump_past_its_deadline_is_killed_with_its_children_and_keeps_the_last
     assert took < 5, "the dump ran %.1fs past a 5s hook timeout" % took
     assert left == [], "pg_dump processes left behind: %s" % left
     assert files_in(target) == before
-    assert files_in(os.path.dirname(target)) == ["backup.dir", "backup.manifest.json", "globals.sql"]
+    assert files_in(os.path.dirname(target)) == ["backup.databases", "backup.dir", "backup.manifest.json", "globals.sql"]
 
 
 def test_too_little_space_fails_before_writing(server):
@@ -230,7 +230,7 @@ def test_slow_dump_never_exposes_a_partial_file(server):
     assert proc.returncode == 0, err
     with open(target) as handle:
         assert "COPY public.orders" in handle.read()
-    assert files_in(os.path.dirname(target)) == ["globals.sql", "slow.manifest.json", "slow.sql"]
+    assert files_in(os.path.dirname(target)) == ["globals.sql", "slow.databases", "slow.manifest.json", "slow.sql"]
 
 
 @pytest.mark.parametrize("fmt,jobs", [("custom", 1), ("directory", 2)])
@@ -240,7 +240,7 @@ def test_custom_and_directory_formats_carry_the_database_entry(server, fmt, jobs
         dump(server, target, "shop", format=fmt, jobs=jobs)
     listing = subprocess.run(["pg_restore", "--list", "--create", target], check=True, capture_output=True, text=True).stdout
     assert "TABLE DATA app orders" in listing and " DATABASE - shop " in listing
-    assert files_in(os.path.dirname(target)) == ["backup." + fmt, "backup.manifest.json", "globals.sql"]
+    assert files_in(os.path.dirname(target)) == sorted(["backup." + fmt, "backup.databases", "backup.manifest.json", "globals.sql"])
 
 
 # -- the replay, run as Velero would exec the post-restore hook in the restored pod --
@@ -270,7 +270,7 @@ def test_plain_compressed_is_gzip_on_15_and_a_failed_dump_keeps_it(server):
     """pg_dump 15 cannot write zstd: the pod's choice is gzip, and the file says so by its name."""
     target = os.path.join(server.root, "compressed", "backup.sql")
     dump(server, target, format="plain-compressed")
-    assert files_in(os.path.dirname(target)) == ["backup.manifest.json", "backup.sql.gz", "globals.sql"]
+    assert files_in(os.path.dirname(target)) == ["backup.databases", "backup.manifest.json", "backup.sql.gz", "globals.sql"]
     with gzip.open(target + ".gz", "rt") as handle:
         good = handle.read()
     assert "CREATE DATABASE postgres" in good and "\n500\tn500\n" in good
@@ -278,7 +278,7 @@ def test_plain_compressed_is_gzip_on_15_and_a_failed_dump_keeps_it(server):
     stamp = os.stat(target + ".gz").st_mtime_ns
     rc, _out, err = run_hook(pg_dump.pg_dump_hook("postgres", path=target, port=server.port, format="plain-compressed"), password="wrong")
     assert rc != 0 and "password authentication failed" in err
-    assert os.stat(target + ".gz").st_mtime_ns == stamp and files_in(os.path.dirname(target)) == ["backup.manifest.json", "backup.sql.gz", "globals.sql"]
+    assert os.stat(target + ".gz").st_mtime_ns == stamp and files_in(os.path.dirname(target)) == ["backup.databases", "backup.manifest.json", "backup.sql.gz", "globals.sql"]
 
 
 def test_plain_compressed_all_databases_come_back_whole(server, target):
@@ -370,13 +370,13 @@ def test_a_new_format_removes_the_old_formats_dump_so_no_replay_finds_stale_data
     path = os.path.join(server.root, "switch", "backup.sql")
     dump(server, path, format="plain")
     dump(server, path, format="plain-compressed")
-    assert files_in(os.path.dirname(path)) == ["backup.manifest.json", "backup.sql.gz", "globals.sql"]
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.manifest.json", "backup.sql.gz", "globals.sql"]
     rc, _out, err = replay(target, path, format="plain")
     assert rc == 2 and "no dump at %s" % path in err
     dump(server, path, format="directory", jobs=2)
-    assert files_in(os.path.dirname(path)) == ["backup.manifest.json", "backup.sql", "globals.sql"] and os.path.isdir(path)
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.manifest.json", "backup.sql", "globals.sql"] and os.path.isdir(path)
     dump(server, path, format="plain")
-    assert files_in(os.path.dirname(path)) == ["backup.manifest.json", "backup.sql", "globals.sql"] and os.path.isfile(path)
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.manifest.json", "backup.sql", "globals.sql"] and os.path.isfile(path)
 
     every = os.path.join(server.root, "switch-all", "backup.sql")
     server.psql("CREATE DATABASE gone_soon")
@@ -407,6 +407,54 @@ def test_replay_without_a_dump_says_so(target):
     rc, _out, err = replay(target, os.path.join(target.root, "absent", "backup.sql"))
     assert rc == 2
     assert "no dump at" in err and "backup volume restored" in err
+
+
+@pytest.mark.parametrize("databases,fmt,jobs", [("all", "plain-compressed", 1), (["shop"], "custom", 2), ("postgres", "directory", 2), ("all", "plain", 1)])
+def test_auto_replays_what_the_dump_holds(server, target, databases, fmt, jobs):
+    """databases and format auto (the pg_replay role's defaults): the index says which databases, each file its format."""
+    path = os.path.join(server.root, "auto-%s-%s" % (fmt, jobs), "backup.sql")
+    dump(server, path, databases, format=fmt, jobs=1 if fmt != "directory" else jobs)
+    before = server.state()
+    rc, _out, err = replay(target, path, "auto", format="auto", jobs=jobs)
+    assert rc == 0, err
+    wanted = sorted(before["databases"]) if databases == "all" else ([databases] if isinstance(databases, str) else databases)
+    assert sorted(line.split('"')[1] for line in err.splitlines() if line.startswith("appsnap: replayed ")) == sorted(wanted)
+    for name in wanted:
+        assert target.state()["databases"][name] == before["databases"][name]
+
+
+def test_auto_follows_the_last_dump_from_one_database_to_all_and_back(server, target):
+    """Each dump removes the other kind's files, so the replay of what the dump holds finds the last dump's only."""
+    path = os.path.join(server.root, "auto-switch", "backup.sql")
+    dump(server, path, "shop", format="plain-compressed")
+    dump(server, path, "all", format="plain-compressed")
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.manifest.json", "backup.postgres.sql.gz", "backup.shop.sql.gz", "globals.sql"]
+    dump(server, path, "shop", format="custom")
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.manifest.json", "backup.sql", "globals.sql"]
+    rc, _out, err = replay(target, path, "auto", format="auto")
+    assert rc == 0, err
+    assert [line for line in err.splitlines() if line.startswith("appsnap: replayed ")] == ['appsnap: replayed %s into database "shop"' % path]
+    assert target.state()["databases"]["shop"] == server.state()["databases"]["shop"]
+
+
+def test_auto_without_an_index_names_the_fix_and_touches_nothing(server, target):
+    path = os.path.join(server.root, "auto-no-index", "backup.sql")
+    dump(server, path, "shop")
+    os.remove(os.path.join(os.path.dirname(path), "backup.databases"))
+    before = target.state()
+    rc, _out, err = replay(target, path, "auto", format="auto")
+    assert rc == pg_commands.EXIT_NO_DUMP
+    assert "the dump at %s has no index" % path in err and "replay it naming them (databases: a name, or all)" in err, err
+    assert target.state() == before
+    rc, _out, err = replay(target, os.path.join(target.root, "auto-absent", "backup.sql"), "auto", format="auto")
+    assert rc == pg_commands.EXIT_NO_DUMP and "no dump at" in err and "backup volume restored" in err, err
+
+
+def test_a_dump_takes_no_auto():
+    with pytest.raises(pg_commands.InputError, match="is for the replay"):
+        pg_dump.pg_dump_hook("auto")
+    with pytest.raises(pg_commands.InputError, match="format must be one of"):
+        pg_dump.pg_dump_hook("shop", format="auto")
 
 
 def test_replay_gives_up_when_postgres_never_answers(server):
@@ -534,4 +582,4 @@ def test_a_replay_reports_what_it_verified_and_required_refuses_a_dump_without_a
         fresh.stop()
     # A new dump without a manifest removes the old manifest: it described another dump.
     dump(server, path, verify="none")
-    assert files_in(os.path.dirname(path)) == ["backup.sql", "globals.sql"]
+    assert files_in(os.path.dirname(path)) == ["backup.databases", "backup.sql", "globals.sql"]

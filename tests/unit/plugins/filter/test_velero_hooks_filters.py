@@ -154,7 +154,7 @@ def test_pg_dump_hook_quotes_identifiers():
 def test_pg_dump_hook_databases_choices():
     assert "pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate" in F["pg_dump_hook"]("all")["command"][2]
     one = F["pg_dump_hook"](["shop"], path="/data/shop.dump", format="custom")["command"][2]
-    assert 'publish "$stage/db.shop" "$(file_of)"' in one and "/data/globals.sql" in one and ".databases" not in one
+    assert 'publish "$stage/db.shop" "$(file_of)"' in one and "/data/globals.sql" in one and 'publish "$stage/index" /data/shop.databases' in one
     several = F["pg_dump_hook"](["a", "b"], path="/data/d.sql")["command"][2]
     assert "/data/d.databases" in several and "file_of() { printf '%s' /data/d.\"$1\".sql; }" in several
 
@@ -169,6 +169,19 @@ def test_pg_replay_command_per_format(dump_format, jobs, expected):
     script = F["pg_replay_command"]("app", format=dump_format, jobs=jobs)
     assert "  if ! %s; then" % expected in script
     assert "--no-owner" not in script
+
+
+def test_pg_replay_command_auto_reads_the_index_and_each_files_format():
+    script = F["pg_replay_command"]("auto", format="auto", jobs=2)
+    assert 'entries="$(cat -- "$index")"' in script and "index=/backup/backup.databases" in script
+    # A dump of one database (at the path) or of several (beside it): the newest file of either.
+    assert 'for b in "$first" /backup/backup.sql; do for s in .zst .gz \'\';' in script
+    assert 'if [ -d "$file" ] || [ "$(head -c 5 -- "$file" | tr -d \'\\000\')" = PGDMP ]; then pg_restore --create --exit-on-error --jobs=2' in script
+    assert "zstd -dc" in script
+    with pytest.raises(AnsibleFilterError, match="for the replay"):
+        F["pg_dump_hook"]("auto")
+    with pytest.raises(AnsibleFilterError, match="format must be one of plain, plain-compressed, custom, directory,"):
+        F["pg_dump_hook"]("shop", format="auto")
 
 
 def test_pg_dump_hook_plain_compressed():

@@ -35,7 +35,8 @@ def dump_scripts():
 
 
 def replay_scripts():
-    for format, databases, verify, clean in itertools.product(FORMATS, DATABASES, ("auto", "required", "none"), (False, True)):
+    # auto: the replay of what the dump holds (the pg_replay role's default), for every format and for each file's own.
+    for format, databases, verify, clean in itertools.product(FORMATS + ("auto",), DATABASES + ("auto",), ("auto", "required", "none"), (False, True)):
         yield "replay-%s-%s-%s-%s" % (format, databases if isinstance(databases, str) else "list", verify, clean), replay.pg_replay_command(
             databases, path_of(format), format, jobs_of(format), clean=clean, report=clean, verify=verify)
 
