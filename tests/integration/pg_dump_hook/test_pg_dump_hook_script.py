@@ -168,7 +168,8 @@ def test_a_lock_makes_the_dump_give_up_within_the_lock_wait_timeout_and_keeps_th
     assert took < 6, "pg_dump waited %.1fs for the lock; the timeout is 2s" % took
     with open(target) as handle:
         assert handle.read() == good
-    expected = ["backup.databases", "backup.sql", "globals.sql"] if verify == "none" else ["backup.databases", "backup.manifest.json", "backup.sql", "globals.sql"]
+    expected = ["backup.databases", "backup.sql", "globals.sql"] + ([] if verify == "none" else ["backup.manifest.json"])
+    expected.sort()
     assert files_in(os.path.dirname(target)) == expected
 
 
@@ -278,7 +279,8 @@ def test_plain_compressed_is_gzip_on_15_and_a_failed_dump_keeps_it(server):
     stamp = os.stat(target + ".gz").st_mtime_ns
     rc, _out, err = run_hook(pg_dump.pg_dump_hook("postgres", path=target, port=server.port, format="plain-compressed"), password="wrong")
     assert rc != 0 and "password authentication failed" in err
-    assert os.stat(target + ".gz").st_mtime_ns == stamp and files_in(os.path.dirname(target)) == ["backup.databases", "backup.manifest.json", "backup.sql.gz", "globals.sql"]
+    assert os.stat(target + ".gz").st_mtime_ns == stamp
+    assert files_in(os.path.dirname(target)) == ["backup.databases", "backup.manifest.json", "backup.sql.gz", "globals.sql"]
 
 
 def test_plain_compressed_all_databases_come_back_whole(server, target):
