@@ -18,6 +18,10 @@ options:
       - The namespace Velero is installed in, where its Backups, Restores, Schedules and storage locations live.
     type: str
     default: velero
+"""
+
+    # Every module's attributes, notes and requirements; the Velero modules take DOCUMENTATION (velero_namespace) too.
+    KUBERNETES = r"""
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying the target.

@@ -37,6 +37,7 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - appsnap.velero.velero
+  - appsnap.velero.velero.kubernetes
 attributes:
   check_mode:
     support: full

@@ -50,6 +50,7 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - appsnap.velero.velero
+  - appsnap.velero.velero.kubernetes
   - appsnap.velero.velero.server
 attributes:
   check_mode:

@@ -77,6 +77,7 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - appsnap.velero.velero
+  - appsnap.velero.velero.kubernetes
   - appsnap.velero.velero.selection
   - appsnap.velero.velero.server
   - appsnap.velero.velero.wait

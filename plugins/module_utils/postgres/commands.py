@@ -46,6 +46,10 @@ from ansible_collections.appsnap.velero.plugins.module_utils.validation import (
 )
 
 PG_DUMP_FORMATS = ("plain", "plain-compressed", "custom", "directory")
+# Where a dump goes unless told: the tutorial's /backup/backup.sql, the file in the backup volume's mount path.
+DEFAULT_MOUNT_PATH = "/backup"
+DEFAULT_DUMP_FILE = "backup.sql"
+DEFAULT_DUMP_PATH = posixpath.join(DEFAULT_MOUNT_PATH, DEFAULT_DUMP_FILE)
 # The replay's default for the databases and the format: what the dump holds, read from its index and from each file.
 AUTO = "auto"
 # What runs in parallel: pg_dump --jobs needs a directory, pg_restore --jobs any archive.
@@ -229,7 +233,7 @@ def check_databases(databases):
 
 def _check_path(path):
     if not isinstance(path, str) or not path.startswith("/") or path.endswith("/") or "\x00" in path:
-        raise InputError("path must be an absolute file path such as '/backup/backup.sql', got %r." % (path,))
+        raise InputError("path must be an absolute file path such as %r, got %r." % (DEFAULT_DUMP_PATH, path))
     if posixpath.basename(path).startswith("."):
         raise InputError("path %r names a hidden file; use a name such as backup.sql." % (path,))
     return path

@@ -18,6 +18,7 @@ import binascii
 import shlex
 
 from ansible_collections.appsnap.velero.plugins.module_utils.postgres.commands import (
+    DEFAULT_DUMP_PATH,
     ALL_DATABASES_WHERE,
     IDEMPOTENT_ROLES_SED,
     MAINTENANCE_DATABASE,
@@ -63,7 +64,7 @@ def _space_check_script(where, format):
     ]
 
 
-def pg_dump_script(database, path="/backup/backup.sql", format="plain", jobs=1, lock_wait_timeout="30s", deadline=None, space_check=True, verify="counts"):
+def pg_dump_script(database, path=DEFAULT_DUMP_PATH, format="plain", jobs=1, lock_wait_timeout="30s", deadline=None, space_check=True, verify="counts"):
     """The dump: globals and every database into a staging directory beside ``path``, published only when all succeeded.
 
     pg_dump gives up on a table lock after ``lock_wait_timeout`` rather than queue behind DDL and block the
@@ -165,7 +166,7 @@ def in_pod_deadline(hook_timeout):
 
 
 def pg_dump_hook(
-    database, path="/backup/backup.sql", format="plain", jobs=1, timeout="3m", on_error="Fail", container=None, lock_wait_timeout="30s",
+    database, path=DEFAULT_DUMP_PATH, format="plain", jobs=1, timeout="3m", on_error="Fail", container=None, lock_wait_timeout="30s",
     space_check=True, verify="counts", **connection
 ):
     """A pre-backup hook that dumps the globals and ``database`` (a name, a list of names, or ``all``) beside ``path``.

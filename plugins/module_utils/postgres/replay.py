@@ -16,6 +16,7 @@ __metaclass__ = type
 import shlex
 
 from ansible_collections.appsnap.velero.plugins.module_utils.postgres.commands import (
+    DEFAULT_DUMP_PATH,
     EXIT_NO_DUMP,
     EXIT_NOT_EMPTY,
     EXIT_NOT_READY,
@@ -40,7 +41,7 @@ from ansible_collections.appsnap.velero.plugins.module_utils.postgres.manifest i
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError, validate_duration, validate_on_error
 
 
-def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=1, clean=False, ready_timeout=300, report=False, verify="auto"):
+def pg_replay_command(database, path=DEFAULT_DUMP_PATH, format="plain", jobs=1, clean=False, ready_timeout=300, report=False, verify="auto"):
     """The replay script: wait for PostgreSQL, refuse non-empty targets, apply the globals, recreate and verify each database.
 
     The same script runs in the pg_replay role (through pg_shell and
@@ -145,7 +146,7 @@ def pg_replay_command(database, path="/backup/backup.sql", format="plain", jobs=
 
 
 def pg_replay_hook(
-    database, path="/backup/backup.sql", format="plain", jobs=1, ready_timeout=300, exec_timeout="30m", wait_timeout="10m", on_error="Fail", container=None,
+    database, path=DEFAULT_DUMP_PATH, format="plain", jobs=1, ready_timeout=300, exec_timeout="30m", wait_timeout="10m", on_error="Fail", container=None,
     verify="auto", **connection
 ):
     """A post-restore exec hook, for restore_hooks(post=...), that runs pg_replay_command in the restored pod.

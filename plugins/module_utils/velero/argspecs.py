@@ -65,8 +65,13 @@ WAIT_ARG_SPEC = {
 
 def argspec(*shared, **module_options):
     """kubernetes.core's auth options (with their K8S_AUTH_* fallbacks), ours, the ``shared`` groups, then the module's own."""
+    return application_argspec(VELERO_COMMON_ARG_SPEC, *shared, **module_options)
+
+
+def application_argspec(*shared, **module_options):
+    """As argspec, without velero_namespace: for a module that changes only the application's objects (pg_hook)."""
     spec = copy.deepcopy(AUTH_ARG_SPEC)
-    for group in (VELERO_COMMON_ARG_SPEC,) + shared:
+    for group in shared:
         spec.update(copy.deepcopy(group))
     spec.update(module_options)
     return spec

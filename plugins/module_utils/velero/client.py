@@ -75,7 +75,8 @@ class VeleroClient(object):
 
     def __init__(self, module):
         self.module = module
-        self.namespace = module.params["velero_namespace"]
+        # Modules that touch only the application's objects (pg_hook) have no velero_namespace option.
+        self.namespace = module.params.get("velero_namespace") or "velero"
         self.check_mode = module.check_mode
         missing = connection.kubeconfig_problem(module.params)
         if missing:
@@ -96,6 +97,11 @@ class VeleroClient(object):
             if message is None:
                 raise
             raise VeleroError(message)
+
+    def guarded(self, call, *args, **kwargs):
+        """``call(*args, **kwargs)`` (kubernetes.core's waiter, say), a connection failure raised as one VeleroError."""
+        with self._connection():
+            return call(*args, **kwargs)
 
     def _api(self, verb, *args, **kwargs):
         """One call of the dynamic client; a connection failure (401, TLS, refused) becomes one line."""
@@ -148,13 +154,16 @@ class VeleroClient(object):
         except DynamicApiError as exc:
             raise VeleroError("The API server refused the %s: %s" % (definition["kind"], _api_message(exc)))
 
-    def patch(self, kind, name, patch):
+    def patch(self, kind, name, patch, namespace=None, api_version=API_VERSION, strategic=False):
+        """A JSON merge patch of an object (Velero's by default), or with ``strategic`` a strategic merge patch (core kinds)."""
+        namespace = namespace or self.namespace
+        content_type = "application/strategic-merge-patch+json" if strategic else "application/merge-patch+json"
         try:
             return _plain(
-                self._api("patch", self.resource(kind), patch, name=name, namespace=self.namespace, content_type="application/merge-patch+json")
+                self._api("patch", self.resource(kind, api_version), patch, name=name, namespace=namespace, content_type=content_type)
             )
         except ForbiddenError as exc:
-            raise self._forbidden(exc, "patch", kind)
+            raise self._forbidden(exc, "patch", kind, namespace, api_version)
         except DynamicApiError as exc:
             raise VeleroError("The API server refused the change to %s %s: %s" % (kind, name, _api_message(exc)))
 

@@ -19,6 +19,7 @@ try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.waiter import get_waiter
 
     HAS_K8S_CORE = True
     K8S_CORE_IMPORT_ERROR = None
@@ -28,6 +29,7 @@ except ImportError as exc:  # kubernetes.core or the kubernetes client is missin
     AUTH_ARG_SPEC = {}
     AnsibleK8SModule = None
     get_api_client = None
+    get_waiter = None
 
     class CoreException(Exception):
         pass
@@ -69,6 +71,7 @@ __all__ = [
     "AUTH_ARG_SPEC",
     "api_client",
     "new_module",
+    "rollout_waiter",
 ]
 
 
@@ -85,3 +88,8 @@ def new_module(argument_spec, **kwargs):
 
 def api_client(module):
     return get_api_client(module=module)
+
+
+def rollout_waiter(client, resource):
+    """kubernetes.core's waiter for a Deployment's or StatefulSet's rollout (its readiness predicates); ``wait(timeout, sleep, name, namespace)``."""
+    return get_waiter(client, resource, state="present")

@@ -18,7 +18,7 @@ POSTGRES = "localhost/appsnap/postgres:15"
 HOOKED = "appsnap.velero/hooked"
 PRE = "pre.hook.backup.velero.io/"
 POST_RESTORE = "post.hook.restore.velero.io/"
-PATCH_TASK = "Patch the pod template"
+PATCH_TASK = "Hook the workload in place"
 PASSWORD = "Pw-" + uuid.uuid4().hex[:8] + "'$\"x"
 
 
@@ -173,7 +173,7 @@ def test_which_container_is_postgres_must_be_clear(run_playbook, kubectl, namesp
 
     rc, tasks, _out = run_playbook("appsnap.velero.hook", {"pg_hook_namespace": namespace, "pg_hook_kind": "Deployment", "pg_hook_name": "twins"})
     name, result = failed_task(tasks)
-    assert rc != 0 and name.endswith("Check that exactly one container is PostgreSQL's")
+    assert rc != 0 and name.endswith(PATCH_TASK)
     message = " ".join(result["msg"].split())
     assert "Containers primary and replica all look like PostgreSQL" in message, message
     assert "proxy (%s), primary (%s), replica (%s)" % (BUSYBOX, POSTGRES, POSTGRES) in message and "Set pg_hook_container" in message
