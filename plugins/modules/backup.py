@@ -26,8 +26,15 @@ description:
 options:
   name:
     description:
-      - The Backup's name. Without it a name is generated from C(appsnap-backup-), and every run creates a new Backup.
+      - The Backup's name. Without it (and without O(name_prefix)) a name is generated from C(appsnap-backup-), and
+        every run creates a new Backup.
       - Required with O(state=absent).
+    type: str
+  name_prefix:
+    description:
+      - Name the Backup C(<name_prefix>-<YYYYMMDDHHMMSS>), the UTC time the task starts it, as Velero names a schedule's
+        backups; every run creates a new Backup, named in RV(backup_name). A prefix over 200 characters is cut there.
+      - Not together with O(name).
     type: str
   state:
     description: Whether the backup should exist.
@@ -56,7 +63,7 @@ author:
 EXAMPLES = r"""
 - name: Back up the database namespace, running the pods' pg_dump hooks
   appsnap.velero.backup:
-    name: "db-{{ now(utc=true, fmt='%Y%m%d%H%M%S') }}"
+    name_prefix: db
     included_namespaces: [db]
     ttl: 168h
   register: db_backup
@@ -67,7 +74,7 @@ EXAMPLES = r"""
 
 - name: Delete the backup and its data
   appsnap.velero.backup:
-    name: "{{ db_backup.result.metadata.name }}"
+    name: "{{ db_backup.backup_name }}"
     state: absent
 """
 
@@ -179,10 +186,12 @@ def main():
             BACKUP_PREFLIGHT_ARG_SPEC,
             WAIT_ARG_SPEC,
             name=dict(type="str"),
+            name_prefix=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         supports_check_mode=True,
         required_if=[("state", "absent", ["name"])],
+        mutually_exclusive=[("name", "name_prefix")],
     )
     velero_ops.execute(module, velero_ops.backup_state)
 

@@ -79,10 +79,10 @@ def report(velero, kind, obj, started, fail_on_partial, changed):
     return result
 
 
-def create_and_wait(velero, kind, definition, params, started):
-    """Create (or adopt an existing same-named) Backup/Restore and wait for it: the shared backup/restore flow."""
+def create_and_wait(velero, kind, definition, params, started, adopt=True):
+    """Create (or, with ``adopt``, take an existing same-named) Backup/Restore and wait for it: the shared backup/restore flow."""
     name = definition["metadata"].get("name")
-    existing = velero.client.get(kind, name) if name else None
+    existing = velero.client.get(kind, name) if name and adopt else None
     if existing is not None:
         differences = velero_spec.spec_differences(definition["spec"], existing.get("spec"))
         if differences:
@@ -120,6 +120,8 @@ def _metadata(params, prefix):
     metadata = {"labels": params.get("labels") or {}}
     if params.get("name"):
         metadata["name"] = params["name"]
+    elif params.get("name_prefix"):
+        metadata["name"] = velero_spec.timestamped_name(params["name_prefix"], time.gmtime())
     else:
         metadata["generateName"] = prefix
     return metadata
@@ -128,7 +130,8 @@ def _metadata(params, prefix):
 def backup_present(velero, params):
     started = time.monotonic()
     definition = {"kind": "Backup", "metadata": _metadata(params, "appsnap-backup-"), "spec": spec_hooks.checked_backup_spec(params)}
-    return create_and_wait(velero, "Backup", definition, params, started)
+    # A name made from name_prefix is new: one taken already (two runs in one second) fails, it is never adopted.
+    return create_and_wait(velero, "Backup", definition, params, started, adopt=not params.get("name_prefix"))
 
 
 def backup_state(velero, params):

@@ -243,6 +243,21 @@ def volume_entries(items):
     return sorted(entries, key=lambda e: (e["pod_namespace"] or "", e["pod"] or "", e["volume"] or ""))
 
 
+_NAME_PREFIX = re.compile(r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
+
+
+def timestamped_name(prefix, when):
+    """``<prefix>-<YYYYMMDDHHMMSS>`` (UTC), as Velero names a schedule's backups; ``when`` is a time.struct_time.
+
+    A prefix over 200 characters is cut there (and of a trailing ``-`` or ``.``), so the name stays a valid object name.
+    """
+    if not isinstance(prefix, str) or not _NAME_PREFIX.match(prefix):
+        raise InputError(
+            "name_prefix must be lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, got %r." % (prefix,)
+        )
+    return "%s-%04d%02d%02d%02d%02d%02d" % ((prefix[:200].rstrip("-."),) + tuple(when[:6]))
+
+
 def backup_name_of(obj):
     """The backup a Backup or Restore is about: a Backup's own name, a Restore's ``spec.backupName``."""
     obj = obj or {}

@@ -9,6 +9,7 @@ restored and replayed, every table's checksum the same as before - a non-root St
 file, and a Deployment in two namespaces at once, with per-pod results.
 """
 import json
+import re
 import uuid
 
 import pytest
@@ -117,11 +118,12 @@ def hook_and_back_up(run_playbook, kubectl, namespace, kind, name, database, ext
     pod = running_pod(kubectl, namespace, name)["metadata"]["name"]
     rc, tasks, _out = run_playbook("appsnap.velero.backup", {
         "snapshot_namespace": namespace, "snapshot_pod": pod, "snapshot_container": "postgres",
-        "snapshot_backup_name": namespace + "-" + kind.lower(),
     })
     assert rc == 0, describe_failure(tasks)
     result = last_result(tasks, "Report the backup")["ansible_facts"]["snapshot_result"]
     assert int(result["hooks_attempted"]) >= 1 and int(result["bytes"]) > 0, result
+    # Unnamed, the backup module names it after the namespace and the UTC time, as Velero names a schedule's backups.
+    assert re.fullmatch(re.escape(namespace) + r"-20\d{12}", result["name"]), result["name"]
     # The default format, plain-compressed: gzip from PostgreSQL 15's pg_dump.
     dump = kubectl.run("exec", pod, "-c", "postgres", "--", "bash", "-c", "ls /backup; gzip -dc /backup/backup.sql.gz", namespace=namespace).stdout
     assert "globals.sql" in dump and "backup.sql.gz" in dump and "CREATE DATABASE %s " % database in dump

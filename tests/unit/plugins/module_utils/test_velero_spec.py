@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import datetime
 import re
+import time
 
 import pytest
 from ansible_collections.appsnap.velero.plugins.module_utils.velero import logs as velero_logs
@@ -226,3 +227,14 @@ def test_ordered_resources_from_lists_or_strings():
 def test_ordered_resources_that_velero_would_ignore_or_misread(value, words):
     with pytest.raises(InputError, match=re.escape(words)):
         vs.ordered_resources(value)
+
+
+def test_a_name_prefix_gets_the_utc_time_as_velero_names_a_schedules_backups():
+    when = time.strptime("2026-12-04 19:05:09", "%Y-%m-%d %H:%M:%S")
+    assert vs.timestamped_name("shop-stock", when) == "shop-stock-20261204190509"
+    # Cut at 200 characters, and of a '-' or '.' the cut leaves at the end.
+    long_prefix = "a" * 199 + "-b" + "c" * 60
+    assert vs.timestamped_name(long_prefix, when) == "a" * 199 + "-20261204190509"
+    for bad in ("Shop", "-shop", "shop_db", "", None):
+        with pytest.raises(InputError, match="name_prefix must be lower-case letters"):
+            vs.timestamped_name(bad, when)
