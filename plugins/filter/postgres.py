@@ -22,6 +22,7 @@ FILTERS = {
     "pg_dump_hook": pg_dump.pg_dump_hook,
     "pg_shell": pg_commands.pg_shell,
     "pg_query": pg_commands.pg_query,
+    "pg_dump_files": pg_commands.dump_files,
     "pg_replay_command": pg_replay.pg_replay_command,
     "pg_replay_hook": pg_replay.pg_replay_hook,
     "matching_containers": workload_env.matching_containers,

@@ -67,7 +67,7 @@ options:
     description:
       - The dump file (or directory) for one database, under O(mount_path); C(globals.sql) and the index
         C(<stem>.databases) go beside it, and with several databases each goes to C(<stem>.<name><ext>) beside it.
-      - Defaults to C(backup.sql) in O(mount_path).
+      - Defaults to C(/backup/backup.sql), where the appsnap.velero.pg_replay role and the restore look by default.
     type: str
   dump_format:
     description: The dump's format, as P(appsnap.velero.pg_dump_hook#filter) takes it.

@@ -16,6 +16,7 @@ __metaclass__ = type
 from ansible_collections.appsnap.velero.plugins.module_utils.hooks import pod as pod_hooks
 from ansible_collections.appsnap.velero.plugins.module_utils.postgres import dump as pg_dump
 from ansible_collections.appsnap.velero.plugins.module_utils.postgres import replay as pg_replay
+from ansible_collections.appsnap.velero.plugins.module_utils.postgres.commands import DEFAULT_DUMP_PATH
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 
 
@@ -24,8 +25,9 @@ def pg_hooked(
     container=None, size_limit=None, replay=False, replay_timeout="30m", replay_wait_timeout="10m", workload_name=None, workload_kind=None,
 ):
     """``manifests`` with the backup volume ``volume`` mounted at ``mount_path``, the pg_dump hook of ``databases`` to ``path``
-    and, when ``replay``, the post-restore replay hook. ``path`` must be under ``mount_path``.
+    and, when ``replay``, the post-restore replay hook. ``path`` (empty: DEFAULT_DUMP_PATH) must be under ``mount_path``.
     """
+    path = path or DEFAULT_DUMP_PATH
     root = (mount_path or "").rstrip("/")
     if not isinstance(path, str) or not path.startswith(root + "/"):
         raise InputError(

@@ -270,8 +270,8 @@ def file_part(name):
 
 
 def layout(path, databases):
-    """Where a dump of ``databases`` at ``path`` puts its files; see the module docstring."""
-    _check_path(path)
+    """Where a dump of ``databases`` at ``path`` (empty: DEFAULT_DUMP_PATH) puts its files; see the module docstring."""
+    path = _check_path(path or DEFAULT_DUMP_PATH)
     auto = databases == AUTO
     names = None if auto else check_databases(databases)
     directory, base = posixpath.split(path)
@@ -287,6 +287,12 @@ def layout(path, databases):
         "pattern": (posixpath.join(directory, stem + "."), dot + ext),
         "path": path,
     }
+
+
+def dump_files(path=""):
+    """The files a dump at ``path`` (empty: the default) writes besides its databases': for the roles' checks in Jinja."""
+    where = layout(path, ALL_DATABASES)
+    return dict((key, where[key]) for key in ("path", "directory", "globals", "index", "manifest"))
 
 
 def entries_script(where):

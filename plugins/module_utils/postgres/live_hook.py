@@ -17,13 +17,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import posixpath
 import time
 
 from ansible_collections.appsnap.velero.plugins.module_utils.hooks import pipeline, record
 from ansible_collections.appsnap.velero.plugins.module_utils.hooks.pod import POD_TEMPLATE_PATHS, as_plain, pod_template
 from ansible_collections.appsnap.velero.plugins.module_utils.postgres import workload as pg_workload
-from ansible_collections.appsnap.velero.plugins.module_utils.postgres.commands import DEFAULT_DUMP_FILE
 from ansible_collections.appsnap.velero.plugins.module_utils.validation import InputError
 from ansible_collections.appsnap.velero.plugins.module_utils.velero.client import VeleroError
 from ansible_collections.appsnap.velero.plugins.module_utils.velero.k8s_shim import rollout_waiter
@@ -91,9 +89,8 @@ def plan(current, params, read_object):
         refs = pg_workload.env_sources(desired, container, DATABASE_ENV)
         objects = [obj for obj in (read_object(ref["kind"], ref["name"]) for ref in refs) if obj]
         databases = name_databases(desired, container, objects)
-    dump_path = params["dump_path"] or posixpath.join(params["mount_path"], DEFAULT_DUMP_FILE)
     hooked = pipeline.pg_hooked(
-        desired, databases, params["backup_volume"], params["mount_path"], dump_path, format=params["dump_format"], jobs=params["dump_jobs"],
+        desired, databases, params["backup_volume"], params["mount_path"], params["dump_path"], format=params["dump_format"], jobs=params["dump_jobs"],
         timeout=params["dump_timeout"], lock_wait_timeout=params["lock_wait_timeout"], verify=params["verify"], container=container,
         size_limit=params["size_limit"], replay=params["replay_on_restore"], replay_timeout=params["replay_timeout"],
         replay_wait_timeout=params["replay_wait_timeout"],

@@ -353,3 +353,15 @@ def test_pg_shell_exports_credentials_from_the_container():
     assert lines[3] == "export PGUSER PGPASSWORD PGHOST=127.0.0.1 PGPORT=5433; psql -c 'SELECT 1'"
     with pytest.raises(AnsibleFilterError, match="environment variable name"):
         F["pg_shell"]("true", password_env="$(id)")
+
+
+def test_an_empty_dump_path_is_the_one_default_everywhere():
+    assert F["pg_dump_files"]("") == {
+        "path": "/backup/backup.sql", "directory": "/backup", "globals": "/backup/globals.sql",
+        "index": "/backup/backup.databases", "manifest": "/backup/backup.manifest.json",
+    }
+    assert F["pg_dump_files"]("/data/orders.dump")["globals"] == "/data/globals.sql"
+    assert F["pg_replay_command"]("auto", path="") == F["pg_replay_command"]("auto", path="/backup/backup.sql")
+    assert F["pg_dump_hook"]("shop", path="") == F["pg_dump_hook"]("shop")
+    with pytest.raises(AnsibleFilterError, match="path must be an absolute file path such as '/backup/backup.sql'"):
+        F["pg_dump_files"]("backup.sql")
