@@ -50,6 +50,8 @@ PG_DUMP_FORMATS = ("plain", "plain-compressed", "custom", "directory")
 DEFAULT_MOUNT_PATH = "/backup"
 DEFAULT_DUMP_FILE = "backup.sql"
 DEFAULT_DUMP_PATH = posixpath.join(DEFAULT_MOUNT_PATH, DEFAULT_DUMP_FILE)
+# A default named after its format, for a playbook that wants one (site.yml): a directory is not called backup.sql.
+FORMAT_DUMP_FILES = {"custom": "backup.dump", "directory": "backup.dir"}
 # The replay's default for the databases and the format: what the dump holds, read from its index and from each file.
 AUTO = "auto"
 # What runs in parallel: pg_dump --jobs needs a directory, pg_restore --jobs any archive.
@@ -289,8 +291,14 @@ def layout(path, databases):
     }
 
 
-def dump_files(path=""):
-    """The files a dump at ``path`` (empty: the default) writes besides its databases': for the roles' checks in Jinja."""
+def dump_files(path="", format=None):
+    """The files a dump at ``path`` writes besides its databases', for the roles' checks in Jinja.
+
+    An empty ``path`` is DEFAULT_DUMP_PATH or, given ``format``, the default file named after that format.
+    """
+    if not path and format is not None:
+        check_format_jobs(format, 1, "dump")
+        path = posixpath.join(DEFAULT_MOUNT_PATH, FORMAT_DUMP_FILES.get(format, DEFAULT_DUMP_FILE))
     where = layout(path, ALL_DATABASES)
     return dict((key, where[key]) for key in ("path", "directory", "globals", "index", "manifest"))
 

@@ -365,3 +365,15 @@ def test_an_empty_dump_path_is_the_one_default_everywhere():
     assert F["pg_dump_hook"]("shop", path="") == F["pg_dump_hook"]("shop")
     with pytest.raises(AnsibleFilterError, match="path must be an absolute file path such as '/backup/backup.sql'"):
         F["pg_dump_files"]("backup.sql")
+
+
+@pytest.mark.parametrize("dump_format, path", [("plain", "/backup/backup.sql"), ("plain-compressed", "/backup/backup.sql"),
+                                               ("custom", "/backup/backup.dump"), ("directory", "/backup/backup.dir")])
+def test_a_default_dump_path_named_after_its_format(dump_format, path):
+    assert F["pg_dump_files"]("", dump_format)["path"] == path
+    assert F["pg_dump_files"]("/data/x.sql", dump_format)["path"] == "/data/x.sql"
+
+
+def test_a_default_named_after_an_unknown_format_says_which_there_are():
+    with pytest.raises(AnsibleFilterError, match="format must be one of plain, plain-compressed, custom, directory"):
+        F["pg_dump_files"]("", "tar")
