@@ -35,9 +35,9 @@ def test_backup_runs_pg_dump_hook_and_captures_dump_volume(run_module, pg_namesp
     assert len(dump) == 1 and dump[0]["phase"] == "Completed" and dump[0]["bytes"] > 0 and dump[0]["snapshot_id"]
     assert result["duration"] > 0
     assert result["backup_name"] == name
-    # The volume holds what the hook wrote: the database's dump, the server's globals and the dump's manifest beside it.
-    sizes = kubectl.run("exec", "postgresql-0", "--", "stat", "-c", "%s", "/backup/backup.sql", "/backup/globals.sql", "/backup/backup.manifest.json",
-                        namespace=pg_namespace).stdout.split()
+    # The volume holds what the hook wrote: the database's dump, the server's globals, the dump's index and manifest beside it.
+    sizes = kubectl.run("exec", "postgresql-0", "--", "stat", "-c", "%s", "/backup/backup.sql", "/backup/globals.sql", "/backup/backup.databases",
+                        "/backup/backup.manifest.json", namespace=pg_namespace).stdout.split()
     assert sum(int(size) for size in sizes) == dump[0]["bytes"]
     STATE["backup"] = name
 

@@ -171,7 +171,7 @@ def test_spec_hook_dumps_into_the_pods_own_volume_and_fsb_copies_it(run_module, 
     listing = kubectl.run("exec", "opdb-0", "-c", "postgres", "--", "find", "/scratch", "-mindepth", "1", "-printf", "%P %s\n",
                           namespace=namespace).stdout.split("\n")
     files = dict(line.split(" ") for line in listing if line)
-    assert set(files) == {"backup.sql", "globals.sql", "backup.manifest.json"}, files
+    assert set(files) == {"backup.sql", "globals.sql", "backup.databases", "backup.manifest.json"}, files
     assert sum(int(size) for size in files.values()) == scratch["bytes"]
     dump = kubectl.run("exec", "opdb-0", "-c", "postgres", "--", "head", "-c", "100000", "/scratch/backup.sql", namespace=namespace).stdout
     assert "CREATE DATABASE shop " in dump and "CREATE TABLE public.items" in dump
