@@ -153,7 +153,7 @@ def test_backup_module_page_has_its_options_table_and_examples(render):
     for fragment in doc["extends_documentation_fragment"]:
         if fragment.startswith("appsnap.velero.velero"):
             attribute = fragment.split(".")[3].upper() if fragment.count(".") == 3 else "DOCUMENTATION"
-            options |= set(yaml.safe_load(fragments[attribute])["options"])
+            options |= set(yaml.safe_load(fragments[attribute]).get("options") or {})
     # from kubernetes.core's k8s_auth_options fragment: that collection's fragments were resolved
     options.add("kubeconfig")
     assert {"name", "state", "included_namespaces", "wait_timeout"} <= options
