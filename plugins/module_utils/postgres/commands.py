@@ -329,14 +329,16 @@ def file_of_script(where, format="plain", reading=False):
     base = _base_sh(where)
     if reading and where["auto"]:
         return _file_of_auto_script(where, format)
-    if format != COMPRESSED_FORMAT:
+    # The replay of format auto probes the suffixes too: the dump may be compressed, or not.
+    if format != COMPRESSED_FORMAT and not (reading and format == AUTO):
         return "file_of() { printf '%%s' %s; }" % base
     if not reading:
         return "file_of() { printf '%%s' %s\"$ext\"; }" % base
     suffixes = " ".join(shlex.quote(suffix) for suffix, _command in READERS)
+    missing = "" if format == AUTO else " or $base".join(s for s, _c in COMPRESSORS)
     return (
         'file_of() { local base=%s found="" s; for s in %s; do if [ -e "$base$s" ] && { [ -z "$found" ] || [ "$base$s" -nt "$found" ]; };'
-        ' then found="$base$s"; fi; done; printf \'%%s\' "${found:-$base%s}"; }' % (base, suffixes, " or $base".join(s for s, _c in COMPRESSORS))
+        ' then found="$base$s"; fi; done; printf \'%%s\' "${found:-$base%s}"; }' % (base, suffixes, missing)
     )
 
 

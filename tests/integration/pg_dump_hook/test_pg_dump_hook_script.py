@@ -425,6 +425,21 @@ def test_auto_replays_what_the_dump_holds(server, target, databases, fmt, jobs):
         assert target.state()["databases"][name] == before["databases"][name]
 
 
+@pytest.mark.parametrize("databases,fmt,jobs", [("shop", "plain-compressed", 1), (["shop"], "plain", 1), ("shop", "custom", 2),
+                                                 (["postgres", "shop"], "directory", 2), ("all", "plain-compressed", 1)])
+def test_format_auto_with_the_databases_named(server, target, databases, fmt, jobs):
+    """The format read from each file while the databases are named (the pg_replay role's default format with pg_replay_databases set)."""
+    path = os.path.join(server.root, "auto-named-%s-%s" % (fmt, jobs), "backup.sql")
+    dump(server, path, databases, format=fmt, jobs=jobs if fmt == "directory" else 1)
+    before = server.state()
+    rc, _out, err = replay(target, path, databases, format="auto", jobs=jobs)
+    assert rc == 0, (err, files_in(os.path.dirname(path)))
+    for name in (sorted(before["databases"]) if databases == "all" else [databases] if isinstance(databases, str) else databases):
+        assert target.state()["databases"][name] == before["databases"][name]
+    rc, _out, err = replay(target, os.path.join(target.root, "auto-named-absent", "backup.sql"), databases, format="auto")
+    assert rc == pg_commands.EXIT_NO_DUMP and "backup volume restored" in err, err
+
+
 def test_auto_follows_the_last_dump_from_one_database_to_all_and_back(server, target):
     """Each dump removes the other kind's files, so the replay of what the dump holds finds the last dump's only."""
     path = os.path.join(server.root, "auto-switch", "backup.sql")

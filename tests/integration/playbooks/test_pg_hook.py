@@ -178,11 +178,13 @@ def test_which_container_is_postgres_must_be_clear(run_playbook, kubectl, namesp
     assert rc != 0 and name.endswith(PATCH_TASK)
     message = " ".join(result["msg"].split())
     assert "Containers primary and replica all look like PostgreSQL" in message, message
-    assert "proxy (%s), primary (%s), replica (%s)" % (BUSYBOX, POSTGRES, POSTGRES) in message and "Set pg_hook_container" in message
+    assert "proxy (%s), primary (%s), replica (%s)" % (BUSYBOX, POSTGRES, POSTGRES) in message
+    assert "Set container (the pg_hook role's pg_hook_container)" in message
 
     rc, tasks, _out = run_playbook("appsnap.velero.hook", {"pg_hook_namespace": namespace, "pg_hook_kind": "Deployment", "pg_hook_name": "no-db"})
     name, result = failed_task(tasks)
-    assert rc != 0 and "No container looks like PostgreSQL" in result["msg"] and "Set pg_hook_container" in result["msg"]
+    assert rc != 0 and "No container looks like PostgreSQL" in result["msg"]
+    assert "Set container (the pg_hook role's pg_hook_container)" in result["msg"]
     assert {n: pod_template(kubectl, namespace, "Deployment", n)[1] for n in ("twins", "no-db")} == generation
 
     # Named, the hook goes where it is told.
