@@ -78,14 +78,14 @@ def pg_replay_command(database, path=DEFAULT_DUMP_PATH, format="plain", jobs=1, 
             ' (A dump of several databases is replayed with databases: all.)" >&2; exit %d; fi' % EXIT_NO_DUMP,
         ]
     elif where["auto"]:
-        path = shlex.quote(where["path"])
         lines += [
             "index=%s" % shlex.quote(where["index"]),
+            "dump_path=%s" % shlex.quote(where["path"]),
             'if [ ! -s "$index" ]; then',
-            '  for s in %s; do if [ -e %s"$s" ]; then echo "appsnap: the dump at %s$s has no index $index saying which databases'
+            '  for s in %s; do if [ -e "$dump_path$s" ]; then echo "appsnap: the dump at $dump_path$s has no index $index saying which databases'
             ' it holds; replay it naming them (databases: a name, or all)." >&2; exit %d; fi; done'
-            % (" ".join(shlex.quote(suffix) for suffix, _command in READERS), path, path, EXIT_NO_DUMP),
-            '  echo "appsnap: no dump at %s (nor its index $index); was the backup volume restored with the pod?" >&2; exit %d' % (path, EXIT_NO_DUMP),
+            % (" ".join(shlex.quote(suffix) for suffix, _command in READERS), EXIT_NO_DUMP),
+            '  echo "appsnap: no dump at $dump_path (nor its index $index); was the backup volume restored with the pod?" >&2; exit %d' % EXIT_NO_DUMP,
             "fi",
             'entries="$(cat -- "$index")"',
         ]

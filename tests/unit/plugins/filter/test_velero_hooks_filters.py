@@ -377,3 +377,11 @@ def test_a_default_dump_path_named_after_its_format(dump_format, path):
 def test_a_default_named_after_an_unknown_format_says_which_there_are():
     with pytest.raises(AnsibleFilterError, match="format must be one of plain, plain-compressed, custom, directory"):
         F["pg_dump_files"]("", "tar")
+
+
+def test_the_replay_of_auto_never_puts_the_path_in_shell_text():
+    script = F["pg_replay_command"]("auto", path='/backup/a "b" $(c).sql', format="auto")
+    assert "dump_path='/backup/a \"b\" $(c).sql'" in script
+    # The messages name the path through the variable, never as text inside double quotes.
+    assert not [line for line in script.splitlines() if "echo" in line and "$(c)" in line]
+    assert 'no dump at $dump_path (nor its index $index)' in script
