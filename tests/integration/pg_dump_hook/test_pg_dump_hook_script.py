@@ -425,8 +425,11 @@ def test_auto_replays_what_the_dump_holds(server, target, databases, fmt, jobs):
         assert target.state()["databases"][name] == before["databases"][name]
 
 
-@pytest.mark.parametrize("databases,fmt,jobs", [("shop", "plain-compressed", 1), (["shop"], "plain", 1), ("shop", "custom", 2),
-                                                 (["postgres", "shop"], "directory", 2), ("all", "plain-compressed", 1)])
+NAMED_AUTO_CASES = [("shop", "plain-compressed", 1), (["shop"], "plain", 1), ("shop", "custom", 2), (["postgres", "shop"], "directory", 2),
+                    ("all", "plain-compressed", 1)]
+
+
+@pytest.mark.parametrize("databases,fmt,jobs", NAMED_AUTO_CASES)
 def test_format_auto_with_the_databases_named(server, target, databases, fmt, jobs):
     """The format read from each file while the databases are named (the pg_replay role's default format with pg_replay_databases set)."""
     path = os.path.join(server.root, "auto-named-%s-%s" % (fmt, jobs), "backup.sql")
