@@ -324,35 +324,23 @@ def file_of_script(where, format="plain", reading=False):
 
     For plain-compressed, the dump writes the name with ``$ext``, the compressor's suffix chosen in the pod; the
     replay (``reading``) takes whichever of ``.zst``, ``.gz`` and the bare name (a plain dump) is there, the newest
-    if several are (a dump left by another image or format).
+    if several are (a dump left by another image or format). The replay of format ``auto`` probes the same names.
+    The replay of what the dump holds (databases ``auto``) also looks at ``path``: the index does not say whether
+    the dump was of one database (its file is ``path``) or of several (``<stem>.<part>``); each dump removes the
+    other kind's files (see stale_siblings_script), so the newest is the last dump's in any case.
     """
     base = _base_sh(where)
-    if reading and where["auto"]:
-        return _file_of_auto_script(where, format)
-    # The replay of format auto probes the suffixes too: the dump may be compressed, or not.
-    if format != COMPRESSED_FORMAT and not (reading and format == AUTO):
-        return "file_of() { printf '%%s' %s; }" % base
-    if not reading:
-        return "file_of() { printf '%%s' %s\"$ext\"; }" % base
-    suffixes = " ".join(shlex.quote(suffix) for suffix, _command in READERS)
-    missing = "" if format == AUTO else " or $base".join(s for s, _c in COMPRESSORS)
-    return (
-        'file_of() { local base=%s found="" s; for s in %s; do if [ -e "$base$s" ] && { [ -z "$found" ] || [ "$base$s" -nt "$found" ]; };'
-        ' then found="$base$s"; fi; done; printf \'%%s\' "${found:-$base%s}"; }' % (base, suffixes, missing)
-    )
-
-
-def _file_of_auto_script(where, format):
-    """``file_of PART`` for a replay of what the dump holds: the newest of a database's files, at ``path`` or beside it.
-
-    The index does not say whether the dump was of one database (its file is ``path``) or of several (``<stem>.<part>``);
-    each dump removes the other kind's files (see stale_siblings_script), so the newest is the last dump's in any case.
-    """
+    probes = reading and (format in (COMPRESSED_FORMAT, AUTO) or where["auto"])
+    if not probes:
+        return "file_of() { printf '%%s' %s%s; }" % (base, '"$ext"' if format == COMPRESSED_FORMAT else "")
+    bases = '"$base"' + (" " + shlex.quote(where["path"]) if where["auto"] else "")
     suffixes = [suffix for suffix, _command in READERS] if format in (COMPRESSED_FORMAT, AUTO) else [""]
+    # What a message names when nothing is there: for plain-compressed both compressed names.
+    missing = " or $base".join(s for s, _c in COMPRESSORS) if format == COMPRESSED_FORMAT and not where["auto"] else ""
     return (
-        'file_of() { local found="" b s first=%s; for b in "$first" %s; do for s in %s; do if [ -e "$b$s" ] && { [ -z "$found" ] || [ "$b$s" -nt "$found" ]; };'
-        ' then found="$b$s"; fi; done; done; printf \'%%s\' "${found:-$first}"; }'
-        % (_base_sh(where), shlex.quote(where["path"]), " ".join(shlex.quote(suffix) for suffix in suffixes))
+        'file_of() { local base=%s found="" b s; for b in %s; do for s in %s; do if [ -e "$b$s" ] && { [ -z "$found" ] || [ "$b$s" -nt "$found" ]; };'
+        ' then found="$b$s"; fi; done; done; printf \'%%s\' "${found:-$base%s}"; }'
+        % (base, bases, " ".join(shlex.quote(suffix) for suffix in suffixes), missing)
     )
 
 

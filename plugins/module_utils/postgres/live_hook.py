@@ -107,8 +107,6 @@ def hook_workload(velero, params, diff=False):
     """The pg_hook module: read, plan, patch what differs (dry run in check mode), wait for the rollout, report."""
     client = velero.client
     started = time.monotonic()
-    if params["kind"] not in KINDS:
-        raise InputError("kind must be one of %s, got %r." % (", ".join(KINDS), params["kind"]))
     current = client.get(params["kind"], params["name"], params["namespace"], api_version="apps/v1")
     if current is None:
         raise InputError("%s %s is not in namespace %s; check kind, name and namespace." % (params["kind"], params["name"], params["namespace"]))

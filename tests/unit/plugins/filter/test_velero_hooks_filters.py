@@ -175,7 +175,7 @@ def test_pg_replay_command_auto_reads_the_index_and_each_files_format():
     script = F["pg_replay_command"]("auto", format="auto", jobs=2)
     assert 'entries="$(cat -- "$index")"' in script and "index=/backup/backup.databases" in script
     # A dump of one database (at the path) or of several (beside it): the newest file of either.
-    assert 'for b in "$first" /backup/backup.sql; do for s in .zst .gz \'\';' in script
+    assert 'for b in "$base" /backup/backup.sql; do for s in .zst .gz \'\';' in script
     assert 'if [ -d "$file" ] || [ "$(head -c 5 -- "$file" | tr -d \'\\000\')" = PGDMP ]; then pg_restore --create --exit-on-error --jobs=2' in script
     assert "zstd -dc" in script
     with pytest.raises(AnsibleFilterError, match="for the replay"):
